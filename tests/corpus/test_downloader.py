@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-from gutenberg_mirror import OVERSIZE, Mirror
 
 from corpus.download import DownloadConfig, Downloader, fetch_catalog
 from corpus.errors import DownloadError, NotFound, SourceError
+from tests.corpus.gutenberg_mirror import OVERSIZE, Mirror
 
 BOOK = b"Title: A Book\n\n*** START OF THE PROJECT GUTENBERG EBOOK A BOOK ***\nText.\n"
 
