@@ -1,0 +1,43 @@
+"""The client's connection to a cluster's Redis, with errors that say what to do."""
+
+from __future__ import annotations
+
+import redis
+from celery import Celery
+
+from tasks.settings import mask_url
+
+
+class BrokerUnavailable(RuntimeError):
+    """The cluster's Redis cannot be reached."""
+
+
+def connect(redis_url: str, timeout: float = 5.0) -> redis.Redis:
+    """A Redis client for `redis_url` that has answered PING, or BrokerUnavailable."""
+    client = redis.Redis.from_url(
+        redis_url, socket_connect_timeout=timeout, socket_timeout=30, health_check_interval=30
+    )
+    try:
+        client.ping()
+    except redis.AuthenticationError:
+        raise BrokerUnavailable(
+            f"Redis at {mask_url(redis_url)} refused the password; check REDIS_URL"
+        ) from None
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        raise BrokerUnavailable(
+            f"cannot reach Redis at {mask_url(redis_url)} ({exc}); start a cluster with "
+            "`ragmill up`, or unset REDIS_URL to let ragmill start a private one"
+        ) from None
+    return client
+
+
+def bind_app(app: Celery, redis_url: str) -> Celery:
+    """Point the Celery app at `redis_url` before it opens any connection."""
+    app.conf.broker_url = redis_url
+    return app
+
+
+def queues_served(app: Celery, timeout: float = 2.0) -> set[str]:
+    """Names of the queues that at least one live worker consumes."""
+    replies = app.control.inspect(timeout=timeout).active_queues() or {}
+    return {queue["name"] for queues in replies.values() for queue in queues}

@@ -1,0 +1,178 @@
+"""Submits an ingest run to a cluster with backpressure and follows it to the end.
+
+At most `books_in_flight` books are between submission and landing at any time, so Redis holds a
+bounded amount of queued work however many books are asked for; local files are read only when
+their turn comes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from celery import Celery
+
+from corpus.catalog import parse_catalog, select_books
+from corpus.decode import decode_text
+from corpus.download import DownloadConfig, Downloader, fetch_catalog
+from corpus.errors import CorpusError
+from corpus.sources import Source, read_local_file, resolve_sources
+from pipeline.progress_view import Report
+from tasks.books import BookOptions
+from tasks.progress import RunLedger, Snapshot
+from tasks.settings import Settings
+
+POLL_SECONDS = 0.25
+CATALOG_PATH = "cache/epub/feeds/pg_catalog.csv"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CatalogChoice:
+    """Books picked from a Gutenberg catalog (`location` None: the mirror's own)."""
+
+    location: str | None
+    language: str | None
+    limit: int | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The sources of a run, and the inputs that could not become sources."""
+
+    sources: list[Source]
+    errors: list[tuple[str, str]]
+
+
+def plan_sources(inputs: list[str], catalog: CatalogChoice | None, settings: Settings) -> Plan:
+    """Resolve ids, paths, folders and URLs, plus catalog picks, into one deduplicated list."""
+    sources, errors = resolve_sources(inputs)
+    if catalog is not None:
+        location = catalog.location or f"{settings.mirror.rstrip('/')}/{CATALOG_PATH}"
+        downloader = Downloader(
+            DownloadConfig(cache_dir=settings.cache_dir, mirror=settings.mirror)
+        )
+        try:
+            text = fetch_catalog(location, downloader)
+        except CorpusError as exc:
+            errors.append((location, str(exc)))
+        else:
+            picked = select_books(
+                parse_catalog(text), language=catalog.language, limit=catalog.limit
+            )
+            if not picked:
+                errors.append((location, f"{location}: no books match the catalog filters"))
+            seen = {s.ref for s in sources if s.kind == "gutenberg"}
+            sources += [Source("gutenberg", b, b) for b in picked if b not in seen]
+    return Plan(sources, errors)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+class Submission:
+    """One ingest run: submits fetch tasks as capacity frees up and reads progress back."""
+
+    def __init__(
+        self,
+        app: Celery,
+        client: redis.Redis,
+        settings: Settings,
+        plan: Plan,
+        *,
+        fail_fast: bool = False,
+        run_id: str | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.plan = plan
+        self.fail_fast = fail_fast
+        self.ledger = RunLedger(client, run_id or new_run_id())
+        self.options = BookOptions(
+            mirror=settings.mirror,
+            chunk_tokens=settings.chunk_tokens,
+            chunk_overlap=settings.chunk_overlap,
+            collection=settings.collection,
+        ).to_message()
+        self.pending: deque[Source] = deque(plan.sources)
+        self.submitted = 0
+        self.failed_here = 0
+
+    @property
+    def run_id(self) -> str:
+        return self.ledger.run_id
+
+    def run(self, on_progress: Callable[[Snapshot], None] = lambda s: None) -> Report:
+        """Submit everything and wait until every book has landed or failed.
+
+        KeyboardInterrupt is turned into an interrupted report; what was stored stays stored.
+        """
+        started = time.monotonic()
+        description = " ".join(s.label for s in self.plan.sources[:5])
+        self.ledger.start(
+            books_total=len(self.plan.sources) + len(self.plan.errors), description=description
+        )
+        for label, message in self.plan.errors:
+            self._fail_here(label, message)
+        interrupted = False
+        try:
+            while True:
+                snapshot = self.ledger.snapshot()
+                self._top_up(snapshot)
+                snapshot = self.ledger.snapshot()
+                on_progress(snapshot)
+                if snapshot.complete and not self.pending:
+                    break
+                if self.fail_fast and snapshot.books_failed:
+                    break
+                time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            interrupted = True
+        self.ledger.finish()
+        return Report(
+            snapshot=self.ledger.snapshot(),
+            seconds=time.monotonic() - started,
+            failures=self.ledger.failures(),
+            warnings=self.ledger.warnings(),
+            interrupted=interrupted,
+        )
+
+    def _top_up(self, snapshot: Snapshot) -> None:
+        finished_remotely = snapshot.books_finished - self.failed_here
+        in_flight = self.submitted - finished_remotely
+        while self.pending and in_flight < self.settings.books_in_flight:
+            source = self.pending.popleft()
+            text = None
+            if source.kind == "file":
+                try:
+                    text = self._read_file(source)
+                except CorpusError as exc:
+                    self._fail_here(source.label, str(exc))
+                    continue
+            self.app.send_task(
+                "ragmill.fetch_book",
+                args=[
+                    self.run_id,
+                    {"kind": source.kind, "ref": source.ref, "label": source.label},
+                    self.options,
+                    text,
+                ],
+                argsrepr=f"(run={self.run_id}, source={source.label})",
+            )
+            self.submitted += 1
+            in_flight += 1
+            self.ledger.count_submitted()
+
+    def _read_file(self, source: Source) -> str:
+        # Files are read here, not by a worker, because workers may run on other machines.
+        data = read_local_file(Path(source.ref), self.settings.max_book_bytes)
+        return decode_text(data, source.label)
+
+    def _fail_here(self, label: str, message: str) -> None:
+        if self.ledger.fail(label, message):
+            self.failed_here += 1

@@ -1,0 +1,119 @@
+"""The ingest progress bar and end-of-run summary, drawn from ledger snapshots."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from tasks.progress import Snapshot
+
+
+@dataclass(frozen=True)
+class Report:
+    """What an ingest did, for the summary and the exit code."""
+
+    snapshot: Snapshot
+    seconds: float
+    failures: dict[str, str]
+    warnings: list[str]
+    interrupted: bool = False
+
+    @property
+    def chunks_new(self) -> int:
+        return self.snapshot.chunks_stored - self.snapshot.chunks_skipped
+
+    @property
+    def rate(self) -> float:
+        """New chunks embedded and stored per second of wall time."""
+        return self.chunks_new / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.interrupted and self.snapshot.complete
+
+    def as_dict(self) -> dict[str, object]:
+        s = self.snapshot
+        return {
+            "books_total": s.books_total,
+            "books_done": s.books_done,
+            "books_failed": s.books_failed,
+            "chunks": s.chunks_known,
+            "chunks_stored": s.chunks_stored,
+            "chunks_new": self.chunks_new,
+            "chunks_already_stored": s.chunks_skipped,
+            "seconds": round(self.seconds, 2),
+            "chunks_per_second": round(self.rate, 1),
+            "failures": self.failures,
+            "warnings": self.warnings,
+            "interrupted": self.interrupted,
+        }
+
+
+class ProgressView:
+    """A live bar: chunks stored of chunks known, chunks/s, ETA, books done/failed."""
+
+    def __init__(self, console: Console, enabled: bool = True) -> None:
+        self.console = console
+        self.started = time.monotonic()
+        self.progress = Progress(
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("chunks  {task.fields[rate]:>6.1f}/s"),
+            TimeRemainingColumn(),
+            TextColumn("books {task.fields[books]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
+        self.task: TaskID = self.progress.add_task("ingest", total=None, rate=0.0, books="0/0")
+
+    def __enter__(self) -> ProgressView:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, s: Snapshot) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        failed = f", {s.books_failed} failed" if s.books_failed else ""
+        self.progress.update(
+            self.task,
+            total=max(s.chunks_known, 1),
+            completed=s.chunks_stored,
+            rate=(s.chunks_stored - s.chunks_skipped) / elapsed,
+            books=f"{s.books_done}/{s.books_total} done{failed}",
+        )
+
+
+def print_summary(console: Console, report: Report) -> None:
+    s = report.snapshot
+    head = "Interrupted" if report.interrupted else "Ingested"
+    console.print(
+        f"{head}: {s.books_done} of {s.books_total} books landed, {s.books_failed} failed; "
+        f"{s.chunks_stored} chunks stored ({report.chunks_new} new, {s.chunks_skipped} already "
+        f"stored) in {report.seconds:.1f} s, {report.rate:.1f} chunks/s",
+        highlight=False,
+    )
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for label, reason in report.failures.items():
+        console.print(
+            f"[red]failed:[/] {reason if reason.startswith(label) else label + ': ' + reason}",
+            highlight=False,
+        )
+    if report.interrupted:
+        console.print("Run the same command again to finish; chunks already stored are skipped.")

@@ -1,0 +1,329 @@
+"""The local stack: redis-server, a Chroma server, the io and embed workers, and Flower.
+
+With REDIS_URL unset, `ragmill ingest` starts one under the data directory and stops it when done;
+`ragmill up` starts one and keeps it until Ctrl-C. The same code that talks to a cluster of many
+machines then talks to this one (the LocalCluster pattern of Dask and Ray).
+
+Who owns the data directory is decided by an exclusive lock on `<data>/stack.lock`, held for the
+whole life of a stack. `<data>/stack.json` tells other ragmill commands where its services listen,
+so a query during an ingest goes to the running Chroma server instead of opening its directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO
+
+import redis
+import requests
+
+from pipeline.processes import Service, StackError, free_port, spawn, wait_until
+
+STARTUP_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """Where a running stack's services listen, as written to stack.json."""
+
+    redis_url: str
+    chroma_url: str
+    flower_url: str | None
+    mode: str  # "up" (kept running for others) or "private" (one command's own)
+    owner_pid: int
+    pids: dict[str, int] = field(default_factory=dict)
+
+    def to_env(self) -> dict[str, str]:
+        return {"REDIS_URL": self.redis_url, "CHROMA_URL": self.chroma_url}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackPlan:
+    """Which services to start, and how big."""
+
+    workers: bool = True
+    flower_port: int | None = None
+    embed_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
+    io_threads: int = 8
+
+
+def find_executable(name: str) -> str:
+    """`name` from this Python's bin directory (a venv) or PATH; a StackError says how to get it."""
+    local = Path(sys.executable).parent / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        hint = (
+            "sudo apt-get install redis-server" if name == "redis-server" else "pip install ragmill"
+        )
+        raise StackError(f"{name} was not found on PATH; install it ({hint})")
+    return found
+
+
+class LocalStack:
+    """Starts and stops the services of one data directory."""
+
+    def __init__(self, data_dir: Path, plan: StackPlan | None = None, *, mode: str = "private"):
+        self.data_dir = data_dir.absolute()
+        self.plan = plan or StackPlan()
+        self.mode = mode
+        self.services: list[Service] = []
+        self.info: StackInfo | None = None
+        self._lock: IO[str] | None = None
+
+    @property
+    def logs(self) -> Path:
+        return self.data_dir / "logs"
+
+    def __enter__(self) -> StackInfo:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, wait_for_lock: float = 600.0) -> StackInfo:
+        """Start every planned service and wait until each answers."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = acquire_lock(self.data_dir, timeout=wait_for_lock)
+        try:
+            return self._start_services()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_services(self) -> StackInfo:
+        env = service_env(self.data_dir)
+        redis_port, chroma_port = free_port(), free_port()
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        chroma_url = f"http://127.0.0.1:{chroma_port}"
+        (self.data_dir / "redis").mkdir(exist_ok=True)
+        redis_server = self._spawn(
+            "redis",
+            [
+                find_executable("redis-server"),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(redis_port),
+                "--dir",
+                str(self.data_dir / "redis"),
+                # Queued work survives a stop, so an interrupted ingest resumes on the next start.
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--protected-mode",
+                "yes",
+            ],
+            env,
+        )
+        chroma = self._spawn(
+            "chroma",
+            [
+                find_executable("chroma"),
+                "run",
+                "--path",
+                str(self.data_dir / "chroma"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(chroma_port),
+            ],
+            env,
+        )
+        wait_until(
+            lambda: bool(redis.Redis.from_url(redis_url, socket_timeout=1).ping()),
+            service=redis_server,
+            timeout=STARTUP_TIMEOUT,
+            what="answering PING",
+        )
+        wait_until(
+            lambda: requests.get(f"{chroma_url}/api/v2/heartbeat", timeout=1).ok,
+            service=chroma,
+            timeout=STARTUP_TIMEOUT,
+            what="answering its heartbeat",
+        )
+        env.update(REDIS_URL=redis_url, CHROMA_URL=chroma_url)
+        flower_url = None
+        if self.plan.workers:
+            self._start_workers(env)
+        if self.plan.flower_port is not None:
+            flower_url = self._start_flower(env, self.plan.flower_port)
+        self.info = StackInfo(
+            redis_url=redis_url,
+            chroma_url=chroma_url,
+            flower_url=flower_url,
+            mode=self.mode,
+            owner_pid=os.getpid(),
+            pids={s.name: s.pid for s in self.services},
+        )
+        write_state(self.data_dir, self.info)
+        return self.info
+
+    def _start_workers(self, env: dict[str, str]) -> None:
+        celery = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel", "INFO"]
+        tag = f"{os.getpid()}"
+        io = self._spawn(
+            "worker-io",
+            [
+                *celery,
+                "-Q",
+                "io",
+                "--pool",
+                "threads",
+                "-c",
+                str(self.plan.io_threads),
+                "-n",
+                f"io-{tag}@%h",
+            ],
+            env,
+        )
+        embed = self._spawn(
+            "worker-embed",
+            [
+                *celery,
+                "-Q",
+                "embed",
+                "-c",
+                str(self.plan.embed_concurrency),
+                "-n",
+                f"embed-{tag}@%h",
+            ],
+            env,
+        )
+        from tasks import app
+
+        app.conf.broker_url = env["REDIS_URL"]
+        for service in (io, embed):
+            wait_until(
+                lambda s=service: any(  # type: ignore[misc]
+                    s.name.removeprefix("worker-") + f"-{tag}@" in name
+                    for reply in app.control.ping(timeout=0.5)
+                    for name in reply
+                ),
+                service=service,
+                timeout=STARTUP_TIMEOUT,
+                what="answering celery ping",
+            )
+
+    def _start_flower(self, env: dict[str, str], port: int) -> str:
+        flower = self._spawn(
+            "flower",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tasks",
+                "flower",
+                "--address=127.0.0.1",
+                f"--port={port}",
+            ],
+            env,
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_until(
+            lambda: requests.get(f"{url}/healthcheck", timeout=1).ok,
+            service=flower,
+            timeout=STARTUP_TIMEOUT,
+            what="serving its UI",
+        )
+        return url
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Service:
+        service = spawn(name, argv, env=env, log_path=self.logs / f"{name}.log", cwd=Path.cwd())
+        self.services.append(service)
+        return service
+
+    def stop(self) -> None:
+        """Stop workers first (they finish or requeue their task), then Flower, Chroma, Redis."""
+        with contextlib.suppress(FileNotFoundError):
+            (self.data_dir / "stack.json").unlink()
+        for service in reversed(self.services):
+            service.stop(grace=20.0 if service.name.startswith("worker") else 10.0)
+        self.services.clear()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def service_env(data_dir: Path) -> dict[str, str]:
+    """The environment every service starts with."""
+    env = dict(os.environ)
+    env.update(
+        RAGMILL_DATA_DIR=str(data_dir),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        ANONYMIZED_TELEMETRY="False",
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONUNBUFFERED="1",
+    )
+    # Celery must import `tasks` from wherever ragmill is, even when run from another directory.
+    package_root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def acquire_lock(data_dir: Path, timeout: float) -> IO[str]:
+    """Hold `<data>/stack.lock` exclusively, waiting up to `timeout` seconds for its owner."""
+    handle = open(data_dir / "stack.lock", "a+")  # noqa: SIM115 - held for the stack's life
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                handle.close()
+                raise StackError(
+                    f"another ragmill command keeps {data_dir} busy; wait for it to finish"
+                ) from None
+            time.sleep(0.2)
+
+
+def write_state(data_dir: Path, info: StackInfo) -> None:
+    tmp = data_dir / "stack.json.tmp"
+    tmp.write_text(json.dumps(asdict(info), indent=2))
+    os.replace(tmp, data_dir / "stack.json")
+
+
+def running_stack(data_dir: Path) -> StackInfo | None:
+    """The stack that currently owns `data_dir`, if one is up and answering."""
+    path = data_dir.absolute() / "stack.json"
+    try:
+        info = StackInfo(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    try:
+        os.kill(info.owner_pid, 0)
+        redis.Redis.from_url(info.redis_url, socket_timeout=1).ping()
+    except (OSError, redis.RedisError):
+        return None
+    return info
+
+
+@contextlib.contextmanager
+def cluster(data_dir: Path, redis_url: str | None, plan: StackPlan) -> Iterator[StackInfo | None]:
+    """The cluster to use: REDIS_URL's, a running `ragmill up`, or a private stack for the block.
+
+    Yields None when REDIS_URL points at an outside cluster.
+    """
+    if redis_url is not None:
+        yield None
+        return
+    shared = running_stack(data_dir)
+    if shared is not None and shared.mode == "up":
+        yield shared
+        return
+    with LocalStack(data_dir, plan) as info:
+        yield info

@@ -1,0 +1,63 @@
+"""Celery settings for every ragmill worker and client.
+
+Each value links to its entry in Celery's configuration reference:
+https://docs.celeryq.dev/en/stable/userguide/configuration.html
+"""
+
+from __future__ import annotations
+
+from kombu import Queue
+
+from tasks.settings import Settings
+
+# The local default matches `ragmill up` run by hand with a redis-server on its usual port.
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def celery_config(settings: Settings) -> dict[str, object]:
+    """The Celery configuration for `settings`' cluster."""
+    return {
+        # broker_url: https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-url
+        "broker_url": settings.redis_url or LOCAL_REDIS,
+        # JSON in both directions: a shared broker plus pickle would be remote code execution.
+        # task_serializer / accept_content: ...configuration.html#task-serializer
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "result_serializer": "json",
+        "event_serializer": "json",
+        # No result backend: progress lives in the run ledger, so results would only fill Redis.
+        # task_ignore_result: ...configuration.html#task-ignore-result
+        "task_ignore_result": True,
+        "result_backend": None,
+        # A batch is acknowledged after it is stored, and requeued if its process dies, so a
+        # killed worker loses nothing; upserts make the redelivery harmless.
+        # task_acks_late: ...configuration.html#task-acks-late
+        # task_reject_on_worker_lost: ...configuration.html#task-reject-on-worker-lost
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # One message per process at a time, so a slow batch never holds others hostage.
+        # worker_prefetch_multiplier: ...configuration.html#worker-prefetch-multiplier
+        "worker_prefetch_multiplier": 1,
+        # task_queues / task_routes: ...configuration.html#task-routes
+        "task_queues": [Queue("io"), Queue("embed"), Queue("llm")],
+        "task_default_queue": "io",
+        "task_routes": {
+            "ragmill.fetch_book": {"queue": "io"},
+            "ragmill.embed_batch": {"queue": "embed"},
+            "ragmill.llm.*": {"queue": "llm"},
+        },
+        # Events on, so Flower shows every worker and task.
+        # worker_send_task_events: ...configuration.html#worker-send-task-events
+        # task_send_sent_event: ...configuration.html#task-send-sent-event
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        # Unacknowledged messages return to the queue after this many seconds when their worker
+        # vanished without a chance to requeue them; it must exceed the longest task.
+        # broker_transport_options: ...configuration.html#broker-transport-options
+        "broker_transport_options": {"visibility_timeout": 3600},
+        "broker_connection_retry_on_startup": True,
+        # Celery's own logging setup stays; ragmill only adds messages.
+        "worker_hijack_root_logger": True,
+        "worker_redirect_stdouts": False,
+    }

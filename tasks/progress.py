@@ -1,0 +1,249 @@
+"""Per-run progress ledger in Redis, written by workers and read by the CLI.
+
+Every counter change goes through a Lua script, so a task that Celery redelivers (acks_late after
+a killed worker) is counted once. Key layout, all under ``ragmill:run:<run>``:
+
+    ragmill:run:<run>                      hash   counters (see COUNTERS) and run facts
+    ragmill:run:<run>:books                hash   book id -> label of the source that claimed it
+    ragmill:run:<run>:failures             hash   source label -> one-line reason
+    ragmill:run:<run>:warnings             list   one-line warnings, in arrival order
+    ragmill:run:<run>:pending:<book>       hash   embed batch index -> chunks in that batch
+    ragmill:run:<run>:stale:<book>         set    chunk ids to delete once the book has landed
+    ragmill:runs                           zset   run id -> start time, for `ragmill status`
+
+Run keys expire after RUN_TTL seconds so Redis does not grow with the number of runs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields
+from typing import Any, cast
+
+import redis
+
+PREFIX = "ragmill:run"
+RUNS_KEY = "ragmill:runs"
+RUN_TTL = 7 * 24 * 3600
+
+COUNTERS = (
+    "books_total",
+    "books_submitted",
+    "books_done",
+    "books_failed",
+    "chunks_known",
+    "chunks_stored",
+    "chunks_skipped",
+    "batches_done",
+)
+
+# Claims a book for a run and records the work it brings.
+# KEYS: [1] run hash, [2] books hash, [3] pending hash, [4] stale set
+# ARGV: [1] book id, [2] source label, [3] chunks in the book, [4] chunks already stored,
+#       [5] ttl, then pairs (batch index, chunks in batch) ...
+# Returns: 1 registered with work, 2 registered and already complete, 0 the same source is
+#          retrying (nothing counted again), -1 another source already claimed this book.
+REGISTER_BOOK = """
+local prev = redis.call('HGET', KEYS[2], ARGV[1])
+if prev then
+  if prev == ARGV[2] then return 0 end
+  return -1
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('HINCRBY', KEYS[1], 'chunks_known', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'chunks_stored', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'chunks_skipped', ARGV[4])
+if #ARGV <= 5 then
+  redis.call('HINCRBY', KEYS[1], 'books_done', 1)
+  return 2
+end
+for i = 6, #ARGV, 2 do
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+end
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+redis.call('EXPIRE', KEYS[4], ARGV[5])
+return 1
+"""
+
+# Marks one embed batch stored.
+# KEYS: [1] run hash, [2] pending hash
+# ARGV: [1] batch index
+# Returns: -1 already counted (a redelivery), 0 counted, 1 counted and the book is now complete.
+COMPLETE_BATCH = """
+local n = redis.call('HGET', KEYS[2], ARGV[1])
+if not n then return -1 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'chunks_stored', n)
+redis.call('HINCRBY', KEYS[1], 'batches_done', 1)
+if redis.call('HLEN', KEYS[2]) == 0 then
+  redis.call('HINCRBY', KEYS[1], 'books_done', 1)
+  return 1
+end
+return 0
+"""
+
+# Records a failed source once, however often the failure is reported.
+# KEYS: [1] run hash, [2] failures hash, [3] pending hash of the book (may not exist)
+# ARGV: [1] source label, [2] reason, [3] ttl
+# Returns: 1 if this call recorded the failure, 0 if it was already recorded.
+FAIL_SOURCE = """
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('DEL', KEYS[3])
+redis.call('HINCRBY', KEYS[1], 'books_failed', 1)
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One reading of a run's counters."""
+
+    books_total: int = 0
+    books_submitted: int = 0
+    books_done: int = 0
+    books_failed: int = 0
+    chunks_known: int = 0
+    chunks_stored: int = 0
+    chunks_skipped: int = 0
+    batches_done: int = 0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+    @property
+    def books_finished(self) -> int:
+        """Books that will not change any more: landed or failed."""
+        return self.books_done + self.books_failed
+
+    @property
+    def complete(self) -> bool:
+        """True once every book of the run has landed or failed."""
+        return self.books_total > 0 and self.books_finished >= self.books_total
+
+
+class RunLedger:
+    """Reads and writes the progress of one ingest run (key layout in the module docstring)."""
+
+    def __init__(self, client: redis.Redis, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.key = f"{PREFIX}:{run_id}"
+        self._register = client.register_script(REGISTER_BOOK)
+        self._complete = client.register_script(COMPLETE_BATCH)
+        self._fail = client.register_script(FAIL_SOURCE)
+
+    def pending_key(self, book_id: str) -> str:
+        return f"{self.key}:pending:{book_id}"
+
+    def stale_key(self, book_id: str) -> str:
+        return f"{self.key}:stale:{book_id}"
+
+    def start(self, *, books_total: int, description: str) -> None:
+        """Create the run record; called once by the CLI before any book is submitted."""
+        now = time.time()
+        pipe = self.client.pipeline()
+        pipe.hset(
+            self.key,
+            mapping={"books_total": books_total, "started_at": now, "description": description},
+        )
+        pipe.expire(self.key, RUN_TTL)
+        pipe.zadd(RUNS_KEY, {self.run_id: now})
+        pipe.execute()
+
+    def add_books(self, n: int) -> None:
+        """Grow the run's book total (sources found while submitting)."""
+        self.client.hincrby(self.key, "books_total", n)
+
+    def count_submitted(self, n: int = 1) -> None:
+        self.client.hincrby(self.key, "books_submitted", n)
+
+    def count_done_without_work(self) -> None:
+        """Count a book as landed that needed nothing stored (a duplicate source)."""
+        self.client.hincrby(self.key, "books_done", 1)
+
+    def finish(self) -> None:
+        self.client.hsetnx(self.key, "finished_at", time.time())
+
+    def register_book(
+        self,
+        book_id: str,
+        label: str,
+        *,
+        chunks_total: int,
+        already_stored: int,
+        batches: dict[int, int],
+        stale_ids: list[str],
+    ) -> int:
+        """Claim `book_id` for `label`; see REGISTER_BOOK for the return values."""
+        if stale_ids:
+            self.client.sadd(self.stale_key(book_id), *stale_ids)
+        args: list[Any] = [book_id, label, chunks_total, already_stored, RUN_TTL]
+        for index, size in sorted(batches.items()):
+            args += [index, size]
+        keys = [self.key, f"{self.key}:books", self.pending_key(book_id), self.stale_key(book_id)]
+        return int(cast(int, self._register(keys=keys, args=args)))
+
+    def pending_batches(self, book_id: str) -> set[int]:
+        """Batch indexes of `book_id` not yet stored (used when a fetch is retried)."""
+        return {
+            int(i) for i in cast(dict[Any, Any], self.client.hgetall(self.pending_key(book_id)))
+        }
+
+    def complete_batch(self, book_id: str, index: int) -> int:
+        """Count batch `index` of `book_id` as stored; see COMPLETE_BATCH for the return values."""
+        keys = [self.key, self.pending_key(book_id)]
+        return int(cast(int, self._complete(keys=keys, args=[index])))
+
+    def take_stale(self, book_id: str) -> list[str]:
+        """Remove and return the chunk ids a finished book no longer has."""
+        pipe = self.client.pipeline()
+        pipe.smembers(self.stale_key(book_id))
+        pipe.delete(self.stale_key(book_id))
+        members, _ = pipe.execute()
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+
+    def fail(self, label: str, reason: str, book_id: str | None = None) -> bool:
+        """Record that `label` failed with `reason`; True if this call recorded it."""
+        keys = [self.key, f"{self.key}:failures", self.pending_key(book_id or "-")]
+        return bool(self._fail(keys=keys, args=[label, reason, RUN_TTL]))
+
+    def warn(self, message: str) -> None:
+        pipe = self.client.pipeline()
+        pipe.rpush(f"{self.key}:warnings", message)
+        pipe.expire(f"{self.key}:warnings", RUN_TTL)
+        pipe.execute()
+
+    def snapshot(self) -> Snapshot:
+        raw = cast(dict[Any, Any], self.client.hgetall(self.key))
+        values = {_text(k): _text(v) for k, v in raw.items()}
+        known = {f.name: f.type for f in fields(Snapshot)}
+        parsed: dict[str, Any] = {}
+        for name in known:
+            if name in values:
+                parsed[name] = float(values[name]) if name.endswith("_at") else int(values[name])
+        return Snapshot(**parsed)
+
+    def description(self) -> str:
+        return _text(self.client.hget(self.key, "description") or b"")
+
+    def failures(self) -> dict[str, str]:
+        raw = cast(dict[Any, Any], self.client.hgetall(f"{self.key}:failures"))
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    def warnings(self) -> list[str]:
+        return [
+            _text(w) for w in cast(list[Any], self.client.lrange(f"{self.key}:warnings", 0, -1))
+        ]
+
+    def exists(self) -> bool:
+        return bool(self.client.exists(self.key))
+
+
+def recent_runs(client: redis.Redis, limit: int = 10) -> list[str]:
+    """Run ids, newest first."""
+    return [_text(r) for r in cast(list[Any], client.zrevrange(RUNS_KEY, 0, limit - 1))]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

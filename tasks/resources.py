@@ -1,0 +1,95 @@
+"""Per-process engines: settings, Redis, the chunk store, the model, the downloader.
+
+Each is made on first use and kept for the life of the process, so a worker loads its model once
+and reuses its connections; `reset()` drops them in a freshly forked process.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import redis
+
+from tasks.settings import Settings
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+    from corpus.chunking import ChunkConfig
+    from corpus.download import Downloader
+    from tasks.embedding import Embedder
+    from tasks.store import ChunkStore
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def redis_client() -> redis.Redis:
+    from tasks.config import LOCAL_REDIS
+
+    return redis.Redis.from_url(settings().redis_url or LOCAL_REDIS)
+
+
+@cache
+def chunk_store(collection: str) -> ChunkStore:
+    """The store for `collection`; the name travels with each task, so one worker serves all."""
+    from tasks.store import ChunkStore
+
+    url = settings().chroma_url
+    if url is None:
+        raise RuntimeError("CHROMA_URL is not set; workers reach Chroma through its server")
+    return ChunkStore.connect(url, collection)
+
+
+@cache
+def embedder() -> Embedder:
+    from tasks.embedding import Embedder
+
+    s = settings()
+    return Embedder(s.model, backend=s.embed_backend, batch_size=s.encode_batch_size)
+
+
+@cache
+def tokenizer() -> Tokenizer:
+    from corpus.tokens import load_tokenizer
+
+    return load_tokenizer(Path(settings().model))
+
+
+@cache
+def chunk_config(max_tokens: int, overlap_tokens: int) -> ChunkConfig:
+    from corpus.chunking import ChunkConfig
+    from corpus.tokens import model_window
+
+    window = model_window(Path(settings().model))
+    return ChunkConfig(max_tokens=max_tokens, overlap_tokens=overlap_tokens, window=window)
+
+
+@cache
+def downloader(mirror: str) -> Downloader:
+    """A downloader for `mirror`; the mirror travels with each task, so one worker serves all."""
+    from corpus.download import DownloadConfig, Downloader
+
+    s = settings()
+    return Downloader(
+        DownloadConfig(cache_dir=s.cache_dir, mirror=mirror, max_bytes=s.max_book_bytes)
+    )
+
+
+def reset() -> None:
+    """Forget every engine (after fork, or when tests change the environment)."""
+    for getter in (
+        settings,
+        redis_client,
+        chunk_store,
+        embedder,
+        tokenizer,
+        chunk_config,
+        downloader,
+    ):
+        getter.cache_clear()

@@ -1,0 +1,108 @@
+"""The Chroma collection that holds every chunk's vector, text and book metadata.
+
+All processes reach Chroma through its server (`chroma run`), never by opening its directory
+themselves: Chroma's on-disk store is not safe for two writing processes. Writes are upserts by
+deterministic chunk id, so a redelivered batch or a re-ingested book writes nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+
+from tasks.settings import chroma_address
+
+Metadata = dict[str, str | int | float | bool]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One query result: a stored chunk and how close it is to the query (1.0 = identical)."""
+
+    id: str
+    score: float
+    text: str
+    metadata: Metadata
+
+
+def chroma_settings() -> ChromaSettings:
+    # Telemetry would try to reach the internet from every worker.
+    return ChromaSettings(anonymized_telemetry=False)
+
+
+class ChunkStore:
+    """Upserts, lists, deletes and searches chunks in one Chroma collection."""
+
+    def __init__(self, client: Any, collection: str) -> None:
+        self.client = client
+        self.collection = client.get_or_create_collection(
+            collection,
+            metadata={"hnsw:space": "cosine"},
+            # Vectors always come from ragmill's embedder; Chroma's default function would try
+            # to download a model the first time it was used.
+            embedding_function=None,
+        )
+
+    @classmethod
+    def connect(cls, chroma_url: str, collection: str) -> ChunkStore:
+        """A store backed by the Chroma server at `chroma_url`."""
+        host, port, ssl = chroma_address(chroma_url)
+        client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings())
+        return cls(client, collection)
+
+    @classmethod
+    def open_directory(cls, path: Path, collection: str) -> ChunkStore:
+        """A store that opens Chroma's directory in this process; only when no server owns it."""
+        client = chromadb.PersistentClient(path=str(path), settings=chroma_settings())
+        return cls(client, collection)
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        texts: Sequence[str],
+        metadatas: Sequence[Metadata],
+    ) -> None:
+        if not ids:
+            return
+        self.collection.upsert(
+            ids=list(ids),
+            embeddings=vectors,
+            documents=list(texts),
+            metadatas=cast(Any, list(metadatas)),
+        )
+
+    def ids_of_book(self, book_id: str) -> set[str]:
+        """Ids of every chunk stored for `book_id`."""
+        found = self.collection.get(where={"book_id": book_id}, include=[])
+        return set(found["ids"])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.collection.delete(ids=list(ids))
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def all_ids(self) -> list[str]:
+        return list(self.collection.get(include=[])["ids"])
+
+    def search(self, vector: np.ndarray, k: int) -> list[Hit]:
+        """The `k` chunks closest to `vector`, best first."""
+        found = self.collection.query(
+            query_embeddings=[vector], n_results=k, include=["documents", "metadatas", "distances"]
+        )
+        ids = found["ids"][0]
+        documents = (found["documents"] or [[]])[0]
+        metadatas = (found["metadatas"] or [[]])[0]
+        distances = (found["distances"] or [[]])[0]
+        return [
+            Hit(id=i, score=1.0 - float(d), text=t or "", metadata=dict(m or {}))
+            for i, t, m, d in zip(ids, documents, metadatas, distances, strict=True)
+        ]

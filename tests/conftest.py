@@ -1,0 +1,104 @@
+"""Session-wide real services: one redis-server, one Chroma server, one io and one embed worker.
+
+They start once, on demand, for the tests that ask for `cluster`; every test then works in its
+own Chroma collection, so tests do not see each other's chunks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pipeline.stack import service_env
+from tests.support.mirror import Mirror, publish_synthetic_books, serve_mirror
+from tests.support.servers import chroma_server, redis_server, start_worker
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+RAGMILL = str(Path(sys.executable).parent / "ragmill")
+_collections = itertools.count()
+
+
+@dataclass
+class Cluster:
+    """Where the session's services listen, and the environment a client needs to use them."""
+
+    redis_url: str
+    chroma_url: str
+    mirror: Mirror
+    data_dir: Path
+    books: dict[str, bytes]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            REDIS_URL=self.redis_url,
+            CHROMA_URL=self.chroma_url,
+            GUTENBERG_MIRROR=self.mirror.url,
+            RAGMILL_DATA_DIR=str(self.data_dir),
+        )
+        env.update(extra)
+        return env
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> object:
+        return json.loads(self.stdout)
+
+
+def run_cli(
+    args: list[str],
+    env: dict[str, str],
+    *,
+    timeout: float = 240,
+    program: str = RAGMILL,
+    cwd: Path | None = None,
+) -> Result:
+    """Run the installed console script, as a user would."""
+    done = subprocess.run(
+        [program, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mirror, dict[str, bytes]]]:
+    with serve_mirror(tmp_path_factory.mktemp("mirror")) as m:
+        yield m, publish_synthetic_books(m)
+
+
+@pytest.fixture(scope="session")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, mirror: tuple[Mirror, dict[str, bytes]]
+) -> Iterator[Cluster]:
+    root = tmp_path_factory.mktemp("cluster")
+    with redis_server(root / "redis") as redis_url, chroma_server(root) as chroma_url:
+        env = service_env(root)
+        env.update(REDIS_URL=redis_url, CHROMA_URL=chroma_url)
+        io = start_worker("io", "io", env, root / "logs", pool="threads", concurrency=4)
+        embed = start_worker("embed", "embed", env, root / "logs", concurrency=2)
+        try:
+            yield Cluster(redis_url, chroma_url, mirror[0], root, mirror[1])
+        finally:
+            for worker in (io, embed):
+                worker.stop(grace=20)
+
+
+@pytest.fixture
+def collection(request: pytest.FixtureRequest) -> str:
+    """A fresh Chroma collection name for one test."""
+    return f"t{next(_collections)}_{request.node.name[:40]}".replace("[", "_").replace("]", "_")

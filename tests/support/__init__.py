@@ -1,0 +1,1 @@
+"""Shared test helpers: synthetic Gutenberg books, a local mirror, real servers and workers."""
