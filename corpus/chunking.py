@@ -191,6 +191,9 @@ def _pack(units: list[_Unit], budget: int, overlap: int) -> list[list[_Unit]]:
 
 def _overlap(group: list[_Unit], overlap: int) -> list[_Unit]:
     """The trailing whole sentences of ``group`` that fit in ``overlap`` tokens."""
+    if overlap <= 0:
+        # Without this, sentences the tokenizer drops entirely (0 tokens) would repeat.
+        return []
     carry: list[_Unit] = []
     total = 0
     for unit in reversed(group):

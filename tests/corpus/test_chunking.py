@@ -159,7 +159,7 @@ def test_any_text_chunks_within_the_window_in_order(
 
 
 @PROPERTY
-@given(st.lists(st.lists(words, min_size=1, max_size=40), min_size=1, max_size=20))
+@given(st.lists(st.lists(words, min_size=1, max_size=25), min_size=1, max_size=8))
 def test_without_overlap_chunks_reproduce_every_word_in_order(
     tokenizer: Tokenizer, paragraph_words: list[list[str]]
 ) -> None:
