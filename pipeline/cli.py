@@ -20,7 +20,7 @@ from pipeline.processes import StackError
 from pipeline.stack import LocalStack, StackPlan, cluster, running_stack
 from tasks.settings import Settings, SettingsError
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 

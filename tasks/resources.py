@@ -6,6 +6,7 @@ and reuses its connections; `reset()` drops them in a freshly forked process.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,15 +71,23 @@ def chunk_config(max_tokens: int, overlap_tokens: int) -> ChunkConfig:
     return ChunkConfig(max_tokens=max_tokens, overlap_tokens=overlap_tokens, window=window)
 
 
-@cache
+_local = threading.local()
+
+
 def downloader(mirror: str) -> Downloader:
-    """A downloader for `mirror`; the mirror travels with each task, so one worker serves all."""
+    """This thread's downloader for `mirror` (the mirror travels with each task).
+
+    One per thread because io workers run a threads pool and a requests.Session is not
+    thread-safe.
+    """
     from corpus.download import DownloadConfig, Downloader
 
-    s = settings()
-    return Downloader(
-        DownloadConfig(cache_dir=s.cache_dir, mirror=mirror, max_bytes=s.max_book_bytes)
-    )
+    cached: dict[str, Downloader] = _local.__dict__.setdefault("downloaders", {})
+    if mirror not in cached:
+        s = settings()
+        config = DownloadConfig(cache_dir=s.cache_dir, mirror=mirror, max_bytes=s.max_book_bytes)
+        cached[mirror] = Downloader(config)
+    return cached[mirror]
 
 
 def reset() -> None:
@@ -90,6 +99,6 @@ def reset() -> None:
         embedder,
         tokenizer,
         chunk_config,
-        downloader,
     ):
         getter.cache_clear()
+    _local.__dict__.clear()

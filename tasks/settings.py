@@ -8,6 +8,7 @@ deep inside a task.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit
 
 EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
 DEFAULT_MIRROR = "https://www.gutenberg.org"
+# Chroma's own rule for collection names, checked here so a bad name fails before any work.
+COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
 
 
 class SettingsError(ValueError):
@@ -90,9 +93,10 @@ class Settings:
             raise SettingsError(
                 f"EMBED_BACKEND={self.embed_backend!r} is not one of {', '.join(EMBED_BACKENDS)}"
             )
-        if not self.collection.replace("-", "").replace("_", "").isalnum():
+        if not COLLECTION_NAME.fullmatch(self.collection):
             raise SettingsError(
-                f"RAGMILL_COLLECTION={self.collection!r}: use letters, digits, '-' and '_' only"
+                f"RAGMILL_COLLECTION={self.collection!r}: use 3-512 letters, digits, '.', '-' "
+                "and '_', starting and ending with a letter or digit"
             )
         return self
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -101,4 +102,5 @@ def cluster(
 @pytest.fixture
 def collection(request: pytest.FixtureRequest) -> str:
     """A fresh Chroma collection name for one test."""
-    return f"t{next(_collections)}_{request.node.name[:40]}".replace("[", "_").replace("]", "_")
+    name = re.sub(r"[^A-Za-z0-9]+", "_", request.node.name[:40]).strip("_")
+    return f"t{next(_collections)}_{name}"
