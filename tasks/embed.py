@@ -53,7 +53,8 @@ def embed_batch(
     store = resources.chunk_store(collection)
     store.upsert([c["id"] for c in chunks], vectors, texts, metadatas)
     ledger = RunLedger(resources.redis_client(), run_id)
-    if ledger.complete_batch(book["book_id"], index) == 1:
+    # The node name (e.g. embed@host-2) shows in the ledger which machine stored the batch.
+    if ledger.complete_batch(book["book_id"], index, self.request.hostname or "") == 1:
         # The book's new chunks have all landed; only now drop the ones it no longer has.
         store.delete(ledger.take_stale(book["book_id"]))
     return {"book": book["book_id"], "batch": index, "chunks": len(chunks)}

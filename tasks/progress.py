@@ -9,6 +9,7 @@ a killed worker) is counted once. Key layout, all under ``ragmill:run:<run>``:
     ragmill:run:<run>:warnings             list   one-line warnings, in arrival order
     ragmill:run:<run>:pending:<book>       hash   embed batch index -> chunks in that batch
     ragmill:run:<run>:stale:<book>         set    chunk ids to delete once the book has landed
+    ragmill:run:<run>:nodes                hash   worker node name -> embed batches it stored
     ragmill:runs                           zset   run id -> start time, for `ragmill status`
 
 Run keys expire after RUN_TTL seconds so Redis does not grow with the number of runs.
@@ -66,9 +67,9 @@ redis.call('EXPIRE', KEYS[4], ARGV[5])
 return 1
 """
 
-# Marks one embed batch stored.
-# KEYS: [1] run hash, [2] pending hash
-# ARGV: [1] batch index
+# Marks one embed batch stored, and credits it to the worker node that stored it.
+# KEYS: [1] run hash, [2] pending hash, [3] nodes hash
+# ARGV: [1] batch index, [2] node name ('' credits no node), [3] ttl
 # Returns: -1 already counted (a redelivery), 0 counted, 1 counted and the book is now complete.
 COMPLETE_BATCH = """
 local n = redis.call('HGET', KEYS[2], ARGV[1])
@@ -76,6 +77,10 @@ if not n then return -1 end
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'chunks_stored', n)
 redis.call('HINCRBY', KEYS[1], 'batches_done', 1)
+if ARGV[2] ~= '' then
+  redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
+end
 if redis.call('HLEN', KEYS[2]) == 0 then
   redis.call('HINCRBY', KEYS[1], 'books_done', 1)
   return 1
@@ -190,10 +195,15 @@ class RunLedger:
             int(i) for i in cast(dict[Any, Any], self.client.hgetall(self.pending_key(book_id)))
         }
 
-    def complete_batch(self, book_id: str, index: int) -> int:
-        """Count batch `index` of `book_id` as stored; see COMPLETE_BATCH for the return values."""
-        keys = [self.key, self.pending_key(book_id)]
-        return int(cast(int, self._complete(keys=keys, args=[index])))
+    def complete_batch(self, book_id: str, index: int, node: str = "") -> int:
+        """Count batch `index` of `book_id` as stored by worker `node`; see COMPLETE_BATCH."""
+        keys = [self.key, self.pending_key(book_id), f"{self.key}:nodes"]
+        return int(cast(int, self._complete(keys=keys, args=[index, node, RUN_TTL])))
+
+    def batches_by_node(self) -> dict[str, int]:
+        """Embed batches each worker node stored in this run (redeliveries counted once)."""
+        raw = cast(dict[Any, Any], self.client.hgetall(f"{self.key}:nodes"))
+        return {_text(k): int(v) for k, v in raw.items()}
 
     def take_stale(self, book_id: str) -> list[str]:
         """Remove and return the chunk ids a finished book no longer has."""
