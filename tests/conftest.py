@@ -83,11 +83,20 @@ def mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mirror, d
 
 
 @pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server for the session; tests keep apart by their own keys (run ids)."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory, mirror: tuple[Mirror, dict[str, bytes]]
+    tmp_path_factory: pytest.TempPathFactory,
+    mirror: tuple[Mirror, dict[str, bytes]],
+    redis_url: str,
 ) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("cluster")
-    with redis_server(root / "redis") as redis_url, chroma_server(root) as chroma_url:
+    with chroma_server(root) as chroma_url:
         env = service_env(root)
         env.update(REDIS_URL=redis_url, CHROMA_URL=chroma_url)
         io = start_worker("io", "io", env, root / "logs", pool="threads", concurrency=4)

@@ -1,0 +1,88 @@
+"""The run ledger counts every book and batch exactly once, in a real redis-server."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+
+from tasks.progress import RunLedger, recent_runs
+
+
+@pytest.fixture
+def ledger(redis_url: str) -> RunLedger:
+    ledger = RunLedger(redis.Redis.from_url(redis_url), f"test-{uuid.uuid4().hex[:8]}")
+    ledger.start(books_total=2, description="a b")
+    return ledger
+
+
+def test_a_book_completes_when_its_last_batch_is_stored(ledger: RunLedger) -> None:
+    outcome = ledger.register_book(
+        "84", "84", chunks_total=10, already_stored=2, batches={0: 5, 1: 3}, stale_ids=[]
+    )
+    assert outcome == 1
+    assert ledger.complete_batch("84", 0) == 0
+    assert ledger.snapshot().books_done == 0
+    assert ledger.complete_batch("84", 1) == 1
+    s = ledger.snapshot()
+    assert (s.books_done, s.chunks_known, s.chunks_stored, s.chunks_skipped) == (1, 10, 10, 2)
+
+
+def test_a_redelivered_batch_is_not_counted_twice(ledger: RunLedger) -> None:
+    ledger.register_book("84", "84", chunks_total=4, already_stored=0, batches={0: 2, 1: 2},
+                         stale_ids=[])
+    assert ledger.complete_batch("84", 0) == 0
+    assert ledger.complete_batch("84", 0) == -1
+    assert ledger.snapshot().chunks_stored == 2
+    assert ledger.snapshot().batches_done == 1
+
+
+def test_a_retried_fetch_is_not_counted_again_and_sees_pending_batches(ledger: RunLedger) -> None:
+    args = {"chunks_total": 6, "already_stored": 0, "batches": {0: 3, 1: 3}, "stale_ids": []}
+    assert ledger.register_book("84", "84", **args) == 1
+    ledger.complete_batch("84", 0)
+    assert ledger.register_book("84", "84", **args) == 0
+    assert ledger.pending_batches("84") == {1}
+    assert ledger.snapshot().chunks_known == 6
+
+
+def test_the_same_book_from_a_second_source_is_refused(ledger: RunLedger) -> None:
+    args = {"chunks_total": 1, "already_stored": 0, "batches": {0: 1}, "stale_ids": []}
+    assert ledger.register_book("84", "84", **args) == 1
+    assert ledger.register_book("84", "./frankenstein.txt", **args) == -1
+
+
+def test_a_book_with_everything_stored_is_done_at_once(ledger: RunLedger) -> None:
+    outcome = ledger.register_book(
+        "11", "11", chunks_total=7, already_stored=7, batches={}, stale_ids=["11:00009:abc"]
+    )
+    assert outcome == 2
+    assert ledger.snapshot().books_done == 1
+    assert ledger.take_stale("11") == ["11:00009:abc"]
+    assert ledger.take_stale("11") == []
+
+
+def test_a_failure_is_recorded_once_and_stops_its_book(ledger: RunLedger) -> None:
+    ledger.register_book("84", "84", chunks_total=4, already_stored=0, batches={0: 2, 1: 2},
+                         stale_ids=[])
+    assert ledger.fail("84", "84: batch 0 could not be stored", "84") is True
+    assert ledger.fail("84", "84: batch 1 could not be stored", "84") is False
+    assert ledger.complete_batch("84", 1) == -1
+    s = ledger.snapshot()
+    assert (s.books_failed, s.books_done) == (1, 0)
+    assert ledger.failures() == {"84": "84: batch 0 could not be stored"}
+
+
+def test_a_run_is_complete_when_every_book_landed_or_failed(ledger: RunLedger) -> None:
+    ledger.register_book("1", "1", chunks_total=1, already_stored=1, batches={}, stale_ids=[])
+    assert not ledger.snapshot().complete
+    ledger.fail("nope", "nope: not a Gutenberg id")
+    assert ledger.snapshot().complete
+
+
+def test_runs_are_listed_newest_first(ledger: RunLedger) -> None:
+    later = RunLedger(ledger.client, ledger.run_id + "-later")
+    later.start(books_total=1, description="later")
+    runs = recent_runs(ledger.client)
+    assert runs.index(later.run_id) < runs.index(ledger.run_id)

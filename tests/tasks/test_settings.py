@@ -1,0 +1,64 @@
+"""Settings parse the environment once and reject values ragmill cannot use."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks.settings import Settings, SettingsError, chroma_address, mask_url
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = Settings.from_env({})
+    assert settings.redis_url is None
+    assert settings.chroma_url is None
+    assert settings.collection == "ragmill"
+    assert settings.mirror == "https://www.gutenberg.org"
+    assert settings.cache_dir == settings.data_dir / "cache"
+
+
+def test_environment_overrides_defaults() -> None:
+    settings = Settings.from_env(
+        {
+            "REDIS_URL": "redis://:secret@10.0.0.5:6380/2",
+            "CHROMA_URL": "http://10.0.0.6:8001",
+            "GUTENBERG_MIRROR": "http://mirror.local/gutenberg",
+            "RAGMILL_CHUNK_TOKENS": "120",
+            "RAGMILL_BOOKS_IN_FLIGHT": "3",
+        }
+    )
+    assert settings.redis_url == "redis://:secret@10.0.0.5:6380/2"
+    assert chroma_address(settings.chroma_url or "") == ("10.0.0.6", 8001, False)
+    assert settings.mirror == "http://mirror.local/gutenberg"
+    assert settings.chunk_tokens == 120
+    assert settings.books_in_flight == 3
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL"),
+        ({"REDIS_URL": "redis://localhost:notaport"}, "REDIS_URL"),
+        ({"CHROMA_URL": "localhost:8000"}, "CHROMA_URL"),
+        ({"GUTENBERG_MIRROR": "file:///etc"}, "GUTENBERG_MIRROR"),
+        ({"RAGMILL_CHUNK_TOKENS": "many"}, "RAGMILL_CHUNK_TOKENS"),
+        ({"RAGMILL_BOOKS_IN_FLIGHT": "0"}, "RAGMILL_BOOKS_IN_FLIGHT"),
+        ({"EMBED_BACKEND": "tensorflow"}, "EMBED_BACKEND"),
+        ({"RAGMILL_COLLECTION": "a b"}, "RAGMILL_COLLECTION"),
+        ({"RAGMILL_COLLECTION": "x"}, "RAGMILL_COLLECTION"),
+    ],
+)
+def test_nonsense_is_rejected_naming_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(SettingsError, match=names):
+        Settings.from_env(env)
+
+
+def test_passwords_never_appear_in_error_messages() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"REDIS_URL": "redis://:hunter2@host:bad/0"})
+    assert "hunter2" not in str(caught.value)
+    assert "***" in str(caught.value)
+
+
+def test_mask_url_hides_only_the_password() -> None:
+    assert mask_url("redis://user:pw@host:6379/0") == "redis://user:***@host:6379/0"
+    assert mask_url("redis://host:6379/0") == "redis://host:6379/0"
