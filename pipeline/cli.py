@@ -160,6 +160,11 @@ def run_ingest(
     )
     plan = plan_sources(list(inputs), choice, settings)
     stack_plan = StackPlan(embed_concurrency=workers or (os.cpu_count() or 1))
+    if settings.redis_url is None and running_stack(settings.data_dir) is None:
+        console.print(
+            f"Starting a private stack under {settings.data_dir} "
+            f"(redis-server, Chroma, io and {stack_plan.embed_concurrency} embed workers)…"
+        )
     with stack_errors(), cluster(settings.data_dir, settings.redis_url, stack_plan) as info:
         redis_url = settings.redis_url or (info.redis_url if info else None)
         assert redis_url is not None
@@ -273,17 +278,29 @@ def chunk_store(settings: Settings) -> Iterator[Any]:
 
 @cli.command()
 @click.option("--flower-port", type=click.IntRange(1, 65535), default=5555, show_default=True)
+@click.option(
+    "--flower-address",
+    envvar="FLOWER_ADDRESS",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address Flower listens on; beyond 127.0.0.1 it needs FLOWER_BASIC_AUTH=user:password.",
+)
 @click.option("--workers", type=click.IntRange(min=1), help="Embed processes (default: cores).")
 @click.option("--data-dir", type=click.Path(path_type=Path))
-def up(flower_port: int, workers: int | None, data_dir: Path | None) -> None:
+def up(flower_port: int, flower_address: str, workers: int | None, data_dir: Path | None) -> None:
     """Run the local stack with Flower in the foreground until Ctrl-C.
 
     While it runs, `ragmill ingest` and `ragmill query` in another terminal use it.
+    Flower asks for a password when FLOWER_BASIC_AUTH=user:password is set.
     """
     settings = load_settings(data_dir=data_dir.absolute() if data_dir else None)
     if running_stack(settings.data_dir) is not None:
         fail(f"a ragmill stack already runs for {settings.data_dir}")
-    plan = StackPlan(flower_port=flower_port, embed_concurrency=workers or (os.cpu_count() or 1))
+    plan = StackPlan(
+        flower_port=flower_port,
+        flower_address=flower_address,
+        embed_concurrency=workers or (os.cpu_count() or 1),
+    )
     stack = LocalStack(settings.data_dir, plan, mode="up")
     # SIGTERM (e.g. from a service manager) stops the stack as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

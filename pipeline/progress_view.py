@@ -112,7 +112,7 @@ def print_summary(console: Console, report: Report) -> None:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     for label, reason in report.failures.items():
         console.print(
-            f"[red]failed:[/] {reason if reason.startswith(label) else label + ': ' + reason}",
+            f"[red]failed:[/] {reason if label in reason else label + ': ' + reason}",
             highlight=False,
         )
     if report.interrupted:
