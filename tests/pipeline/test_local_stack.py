@@ -1,4 +1,4 @@
-"""The embedded default: with REDIS_URL unset, ragmill runs its own stack and leaves nothing behind."""
+"""The embedded default: with REDIS_URL unset, ragmill runs its own stack and leaves no process."""
 
 from __future__ import annotations
 
