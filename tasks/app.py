@@ -10,7 +10,7 @@ from celery.signals import worker_process_init
 from tasks import resources
 from tasks.config import celery_config
 
-app = Celery("ragmill", include=["tasks.fetch", "tasks.embed"])
+app = Celery("ragmill", include=["tasks.fetch", "tasks.embed", "tasks.llm.tasks"])
 app.conf.update(celery_config(resources.settings()))
 
 

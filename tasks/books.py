@@ -18,6 +18,8 @@ class BookOptions:
     chunk_tokens: int
     chunk_overlap: int
     collection: str
+    # Ask the LLM stage for each chunk's context before it is embedded.
+    contextualize: bool = False
 
     def to_message(self) -> dict[str, Any]:
         return asdict(self)
@@ -29,6 +31,7 @@ class BookOptions:
             chunk_tokens=int(data["chunk_tokens"]),
             chunk_overlap=int(data["chunk_overlap"]),
             collection=str(data["collection"]),
+            contextualize=bool(data.get("contextualize", False)),
         )
 
 

@@ -46,9 +46,18 @@ def embed_batch(
 ) -> dict[str, Any]:
     """Embed `chunks` of `book` together, upsert them, and count the batch in the run."""
     texts = [c["text"] for c in chunks]
-    vectors = resources.embedder().encode(texts)
+    # A chunk's LLM-written context (--contextualize) is embedded with it and kept in metadata.
+    vectors = resources.embedder().encode(
+        [f"{c['context']}\n\n{c['text']}" if c.get("context") else c["text"] for c in chunks]
+    )
     metadatas: list[Metadata] = [
-        {**book, "position": int(c["position"]), "tokens": int(c["tokens"])} for c in chunks
+        {
+            **book,
+            "position": int(c["position"]),
+            "tokens": int(c["tokens"]),
+            **({"context": str(c["context"])} if c.get("context") else {}),
+        }
+        for c in chunks
     ]
     store = resources.chunk_store(collection)
     store.upsert([c["id"] for c in chunks], vectors, texts, metadatas)

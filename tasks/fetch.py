@@ -15,6 +15,7 @@ from tasks import resources
 from tasks.app import app
 from tasks.books import BookOptions, load_book
 from tasks.embed import embed_batch
+from tasks.llm.tasks import contextualize_batch
 from tasks.progress import RunLedger
 
 log = logging.getLogger(__name__)
@@ -66,17 +67,25 @@ def fetch_book(
         return {"book": src.label, "failed": str(exc)}
     for warning in book.warnings:
         ledger.warn(warning)
-    return queue_book(ledger, book_options.collection, src.label, book)
+    return queue_book(
+        ledger, book_options.collection, src.label, book, contextualize=book_options.contextualize
+    )
 
 
-def queue_book(ledger: RunLedger, collection: str, label: str, book: Book) -> dict[str, Any]:
-    """Register `book` in the run and send its unstored chunks to the embed queue."""
+def queue_book(
+    ledger: RunLedger, collection: str, label: str, book: Book, *, contextualize: bool = False
+) -> dict[str, Any]:
+    """Register `book` in the run and send its unstored chunks to the embed queue (through the
+    llm queue first when `contextualize`)."""
     store = resources.chunk_store(collection)
     stored = store.ids_of_book(book.book_id)
+    # With --contextualize, a chunk stored without a context is done again; one with a
+    # context is not sent to the LLM again.
+    done = store.ids_with_context(book.book_id) if contextualize else stored
     wanted = {chunk.id for chunk in book.chunks}
     batches = split_batches(book.chunks, resources.settings().batch_chunks)
     # A batch index is a fixed slice of the book, so a retried fetch names the same batches.
-    todo = {i: [c for c in batch if c.id not in stored] for i, batch in enumerate(batches)}
+    todo = {i: [c for c in batch if c.id not in done] for i, batch in enumerate(batches)}
     todo = {i: chunks for i, chunks in todo.items() if chunks}
     outcome = ledger.register_book(
         book.book_id,
@@ -98,8 +107,26 @@ def queue_book(ledger: RunLedger, collection: str, label: str, book: Book) -> di
         # This fetch is a redelivery: resend whatever the first attempt may not have stored,
         # whole, because its recorded batch sizes are what the ledger will count.
         todo = {i: batches[i] for i in ledger.pending_batches(book.book_id)}
+    elif contextualize:
+        ledger.want_contexts(sum(len(c) for c in todo.values()))
     meta = book_metadata(book, label)
     for index, chunks in sorted(todo.items()):
+        if contextualize:
+            # Embedding waits for the contexts: the llm task sends the batch on when done.
+            first = chunks[0].position
+            contextualize_batch.apply_async(
+                args=[
+                    ledger.run_id,
+                    collection,
+                    meta,
+                    index,
+                    [chunk_message(c) for c in chunks],
+                    book.chunks[first - 1].text if first > 0 else "",
+                ],
+                argsrepr=f"(run={ledger.run_id}, book={book.book_id}, batch={index}, "
+                f"chunks={len(chunks)}, contextualize)",
+            )
+            continue
         embed_batch.apply_async(
             args=[ledger.run_id, collection, meta, index, [chunk_message(c) for c in chunks]],
             # Flower shows this instead of the chunk texts.

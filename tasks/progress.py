@@ -10,7 +10,12 @@ a killed worker) is counted once. Key layout, all under ``ragmill:run:<run>``:
     ragmill:run:<run>:pending:<book>       hash   embed batch index -> chunks in that batch
     ragmill:run:<run>:stale:<book>         set    chunk ids to delete once the book has landed
     ragmill:run:<run>:nodes                hash   worker node name -> embed batches it stored
+    ragmill:run:<run>:contexts             hash   chunk id -> LLM-written context (--contextualize)
+    ragmill:run:<run>:context_failures     hash   chunk id -> why its context could not be written
     ragmill:runs                           zset   run id -> start time, for `ragmill status`
+
+With --contextualize, `contexts_wanted` counts chunks sent to the LLM stage, `contexts_done` those
+that got a context and `contexts_failed` those embedded without one.
 
 Run keys expire after RUN_TTL seconds so Redis does not grow with the number of runs.
 """
@@ -36,6 +41,9 @@ COUNTERS = (
     "chunks_stored",
     "chunks_skipped",
     "batches_done",
+    "contexts_wanted",
+    "contexts_done",
+    "contexts_failed",
 )
 
 # Claims a book for a run and records the work it brings.
@@ -101,6 +109,27 @@ return 1
 """
 
 
+# Records one chunk's context, or that it has none, once however often a task is redelivered.
+# KEYS: [1] run hash, [2] contexts hash, [3] context failures hash
+# ARGV: [1] chunk id, [2] 'ok' or 'failed', [3] the context or the reason, [4] ttl
+# Returns: 1 recorded, 0 the chunk already had an outcome.
+RECORD_CONTEXT = """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 or redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
+  return 0
+end
+if ARGV[2] == 'ok' then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  redis.call('HINCRBY', KEYS[1], 'contexts_done', 1)
+else
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
+  redis.call('HINCRBY', KEYS[1], 'contexts_failed', 1)
+end
+return 1
+"""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """One reading of a run's counters."""
@@ -113,6 +142,9 @@ class Snapshot:
     chunks_stored: int = 0
     chunks_skipped: int = 0
     batches_done: int = 0
+    contexts_wanted: int = 0
+    contexts_done: int = 0
+    contexts_failed: int = 0
     started_at: float = 0.0
     finished_at: float = 0.0
 
@@ -137,6 +169,7 @@ class RunLedger:
         self._register = client.register_script(REGISTER_BOOK)
         self._complete = client.register_script(COMPLETE_BATCH)
         self._fail = client.register_script(FAIL_SOURCE)
+        self._record_context = client.register_script(RECORD_CONTEXT)
 
     def pending_key(self, book_id: str) -> str:
         return f"{self.key}:pending:{book_id}"
@@ -217,6 +250,32 @@ class RunLedger:
         """Record that `label` failed with `reason`; True if this call recorded it."""
         keys = [self.key, f"{self.key}:failures", self.pending_key(book_id or "-")]
         return bool(self._fail(keys=keys, args=[label, reason, RUN_TTL]))
+
+    def want_contexts(self, n: int) -> None:
+        """Count `n` more chunks sent to the LLM stage for a context."""
+        self.client.hincrby(self.key, "contexts_wanted", n)
+
+    def record_context(self, chunk_id: str, context: str | None, reason: str = "") -> bool:
+        """Record `chunk_id`'s context (None: it failed for `reason`); True the first time."""
+        keys = [self.key, f"{self.key}:contexts", f"{self.key}:context_failures"]
+        status = ("ok", context) if context is not None else ("failed", reason or "failed")
+        return bool(self._record_context(keys=keys, args=[chunk_id, *status, RUN_TTL]))
+
+    def contexts(self, chunk_ids: list[str]) -> dict[str, str | None]:
+        """The outcome recorded for each of `chunk_ids` that has one: its context, or None."""
+        if not chunk_ids:
+            return {}
+        pipe = self.client.pipeline()
+        pipe.hmget(f"{self.key}:contexts", chunk_ids)
+        pipe.hmget(f"{self.key}:context_failures", chunk_ids)
+        done, failed = pipe.execute()
+        out: dict[str, str | None] = {}
+        for chunk_id, ok, bad in zip(chunk_ids, done, failed, strict=True):
+            if ok is not None:
+                out[chunk_id] = _text(ok)
+            elif bad is not None:
+                out[chunk_id] = None
+        return out
 
     def warn(self, message: str) -> None:
         pipe = self.client.pipeline()

@@ -83,6 +83,12 @@ class ChunkStore:
         found = self.collection.get(where={"book_id": book_id}, include=[])
         return set(found["ids"])
 
+    def ids_with_context(self, book_id: str) -> set[str]:
+        """Ids of `book_id`'s chunks stored with an LLM-written context (metadata `context`)."""
+        found = self.collection.get(where={"book_id": book_id}, include=["metadatas"])
+        metadatas = found["metadatas"] or []
+        return {i for i, m in zip(found["ids"], metadatas, strict=True) if m and m.get("context")}
+
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self.collection.delete(ids=list(ids))

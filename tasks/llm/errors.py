@@ -1,0 +1,44 @@
+"""Errors of the LLM stage, sorted by what the caller should do next.
+
+    LLMError                  anything that went wrong talking to the LLM
+    ├── LLMNotConfigured      LLM_BASE_URL / LLM_MODEL unset
+    ├── RateLimited           the endpoint said 429: everyone waits `wait` seconds
+    ├── TransientLLMError     5xx, timeout, connection error: retry with backoff
+    ├── MalformedReply        the reply is not the JSON a chat completion returns: final
+    ├── LLMRequestRejected    4xx other than 429 (bad key, unknown model): final
+    └── RequestTooLarge       one request needs more tokens than LLM_TPM allows: final
+"""
+
+from __future__ import annotations
+
+
+class LLMError(RuntimeError):
+    """Anything that went wrong talking to the LLM."""
+
+
+class LLMNotConfigured(LLMError):
+    """No LLM endpoint is configured."""
+
+
+class RateLimited(LLMError):
+    """The endpoint answered 429; every worker must wait `wait` seconds."""
+
+    def __init__(self, message: str, wait: float) -> None:
+        super().__init__(message)
+        self.wait = wait
+
+
+class TransientLLMError(LLMError):
+    """A failure that may pass: 5xx, timeout, connection refused or reset."""
+
+
+class MalformedReply(LLMError):
+    """The endpoint answered 200 with something that is not a chat completion."""
+
+
+class LLMRequestRejected(LLMError):
+    """The endpoint refused the request itself (4xx other than 429); retrying will not help."""
+
+
+class RequestTooLarge(LLMError):
+    """A single request needs more tokens than the whole window allows."""

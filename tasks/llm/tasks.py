@@ -1,0 +1,130 @@
+"""The `ragmill.llm.*` Celery tasks (queue `llm`, threads pool: the work is waiting on HTTP).
+
+How a task waits for the shared limit: in place. A worker thread that is not admitted sleeps
+until the limiter says (each sleep short, see RedisLimiter.acquire) while its message stays
+unacknowledged; with prefetch 1 on a threads pool that holds one message per thread, not a pile.
+`self.retry(countdown=...)` would instead park ETA copies of waiting tasks in worker memory,
+and all of them would wake together. A contextualize task that has waited through its budget
+(LLM_TASK_BUDGET_SECONDS, well under the broker's visibility timeout, which would otherwise
+deliver the message a second time) sends its batch again as a fresh message at the back of the
+queue, with no ETA; the contexts it already has are in the run ledger, so no chunk is asked for
+twice and the batch is embedded once it is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from celery import Task
+
+from tasks import resources
+from tasks.app import app
+from tasks.embed import embed_batch
+from tasks.llm import engine
+from tasks.llm.contextualize import clean_context, context_messages
+from tasks.llm.errors import LLMError
+from tasks.llm.ratelimit.redis_backend import AdmissionTimeout
+from tasks.progress import RunLedger
+
+log = logging.getLogger(__name__)
+
+
+@app.task(name="ragmill.llm.complete", bind=True, acks_late=True)
+def complete(self: Task, prompt: str, max_tokens: int | None = None) -> dict[str, Any]:
+    """One prompt, one answer, through the shared limit (used by `ragmill bench-llm`)."""
+    reply = engine.caller().chat([{"role": "user", "content": prompt}], max_tokens=max_tokens)
+    return {"chars": len(reply.text), "tokens": reply.total_tokens}
+
+
+class ContextualizeTask(Task):
+    """Embeds the batch anyway, without the missing contexts, if the task fails for good."""
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        run_id, collection, book, index, chunks = args[:5]
+        ledger = RunLedger(resources.redis_client(), run_id)
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        for chunk in chunks:
+            ledger.record_context(chunk["id"], None, reason)
+        send_embed(ledger, collection, book, index, chunks)
+
+
+@app.task(
+    name="ragmill.llm.contextualize_batch",
+    base=ContextualizeTask,
+    bind=True,
+    # Redis away for a moment must not drop the batch; LLM failures are handled per chunk.
+    autoretry_for=(Exception,),
+    dont_autoretry_for=(LLMError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def contextualize_batch(
+    self: Task,
+    run_id: str,
+    collection: str,
+    book: dict[str, str],
+    index: int,
+    chunks: list[dict[str, Any]],
+    before: str = "",
+) -> dict[str, Any]:
+    """Write a context for each chunk of an embed batch, then send the batch to be embedded."""
+    settings = engine.llm_settings()
+    ledger = RunLedger(resources.redis_client(), run_id)
+    deadline = time.monotonic() + settings.task_budget_seconds
+    known = ledger.contexts([c["id"] for c in chunks])
+    failed: list[str] = []
+    for i, chunk in enumerate(chunks):
+        if chunk["id"] in known:
+            continue
+        previous = chunks[i - 1]["text"] if i else before
+        messages = context_messages(book, chunk["text"], int(chunk["position"]), previous)
+        try:
+            reply = engine.caller().chat(messages, deadline=deadline)
+        except AdmissionTimeout:
+            # Out of budget: hand the rest to a fresh message (no ETA) and free this thread.
+            self.apply_async(
+                args=[run_id, collection, book, index, chunks, before],
+                argsrepr=self.request.argsrepr,
+            )
+            return {"book": book["book_id"], "batch": index, "requeued": True}
+        except LLMError as exc:
+            reason = str(exc).splitlines()[0]
+            if ledger.record_context(chunk["id"], None, reason):
+                failed.append(reason)
+            continue
+        ledger.record_context(chunk["id"], clean_context(reply.text))
+    if failed:
+        ledger.warn(
+            f"{book['source']}: batch {index}: {len(failed)} chunk(s) embedded without a "
+            f"context ({failed[-1]})"
+        )
+    send_embed(ledger, collection, book, index, chunks)
+    return {"book": book["book_id"], "batch": index, "chunks": len(chunks), "failed": len(failed)}
+
+
+def send_embed(
+    ledger: RunLedger,
+    collection: str,
+    book: dict[str, str],
+    index: int,
+    chunks: list[dict[str, Any]],
+) -> None:
+    """Queue the batch for embedding with whatever contexts it has.
+
+    A redelivered task may send it twice; embed_batch upserts and the ledger counts a batch once.
+    """
+    contexts = ledger.contexts([c["id"] for c in chunks])
+    with_context = [
+        {**c, "context": contexts[c["id"]]} if contexts.get(c["id"]) else c for c in chunks
+    ]
+    embed_batch.apply_async(
+        args=[ledger.run_id, collection, book, index, with_context],
+        argsrepr=f"(run={ledger.run_id}, book={book['book_id']}, batch={index}, "
+        f"chunks={len(chunks)}, contexts={sum(1 for c in with_context if 'context' in c)})",
+    )
