@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import json
 import os
 import shutil
@@ -52,6 +53,7 @@ class StackPlan:
 
     workers: bool = True
     flower_port: int | None = None
+    flower_address: str = "127.0.0.1"
     embed_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
     io_threads: int = 8
 
@@ -103,6 +105,8 @@ class LocalStack:
 
     def _start_services(self) -> StackInfo:
         env = service_env(self.data_dir)
+        if self.plan.flower_port is not None:
+            flower_env(env, self.plan.flower_address)  # a bad auth setting fails before any start
         redis_port, chroma_port = free_port(), free_port()
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
         chroma_url = f"http://127.0.0.1:{chroma_port}"
@@ -158,7 +162,7 @@ class LocalStack:
         if self.plan.workers:
             self._start_workers(env)
         if self.plan.flower_port is not None:
-            flower_url = self._start_flower(env, self.plan.flower_port)
+            flower_url = self._start_flower(env, self.plan.flower_port, self.plan.flower_address)
         self.info = StackInfo(
             redis_url=redis_url,
             chroma_url=chroma_url,
@@ -216,7 +220,8 @@ class LocalStack:
                 what="answering celery ping",
             )
 
-    def _start_flower(self, env: dict[str, str], port: int) -> str:
+    def _start_flower(self, env: dict[str, str], port: int, address: str) -> str:
+        env = flower_env(env, address)
         flower = self._spawn(
             "flower",
             [
@@ -226,12 +231,14 @@ class LocalStack:
                 "-A",
                 "tasks",
                 "flower",
-                "--address=127.0.0.1",
+                f"--address={address}",
                 f"--port={port}",
             ],
             env,
         )
-        url = f"http://127.0.0.1:{port}"
+        host = "127.0.0.1" if address in ("", "0.0.0.0", "::") else address
+        url = f"http://{host}:{port}"
+        # /healthcheck answers without credentials, so readiness needs no password.
         wait_until(
             lambda: requests.get(f"{url}/healthcheck", timeout=1).ok,
             service=flower,
@@ -272,6 +279,38 @@ def service_env(data_dir: Path) -> dict[str, str]:
     package_root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     return env
+
+
+def flower_env(env: dict[str, str], address: str) -> dict[str, str]:
+    """Flower's environment: FLOWER_BASIC_AUTH checked, and required beyond loopback.
+
+    Flower reads FLOWER_BASIC_AUTH (user:password[,user2:password2]) itself; it stays in the
+    environment rather than on the command line, where `ps` would show the password.
+    """
+    env = dict(env)
+    auth = env.pop("FLOWER_BASIC_AUTH", "").strip()
+    if auth:
+        if any(":" not in pair or pair.startswith(":") for pair in auth.split(",")):
+            raise StackError(
+                "FLOWER_BASIC_AUTH must look like user:password (several joined by commas)"
+            )
+        env["FLOWER_BASIC_AUTH"] = auth
+    elif not is_loopback(address):
+        raise StackError(
+            f"Flower would listen on {address or 'every address'} without a password; "
+            "set FLOWER_BASIC_AUTH=user:password or use --flower-address 127.0.0.1"
+        )
+    return env
+
+
+def is_loopback(address: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def acquire_lock(data_dir: Path, timeout: float) -> IO[str]:

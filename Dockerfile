@@ -1,0 +1,38 @@
+# One image for every ragmill process: workers, Flower, the Chroma server and one-off ingests.
+# Build: docker compose build   (nothing secret is baked in; secrets come from .env at run time)
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    ANONYMIZED_TELEMETRY=False \
+    TOKENIZERS_PARALLELISM=false \
+    RAGMILL_DATA_DIR=/data
+
+# torch first, from the PyTorch CPU index: otherwise pip resolves sentence-transformers' torch
+# to the default wheel, which pulls several GB of CUDA libraries no CPU worker uses.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN pip install --index-url "${TORCH_INDEX_URL}" torch==2.13.0
+
+WORKDIR /app
+# Dependencies change less often than code: install the project in its own layer.
+COPY pyproject.toml README.md* ./
+COPY corpus ./corpus
+COPY tasks ./tasks
+COPY pipeline ./pipeline
+RUN pip install . \
+    && python -c "import torch; assert not torch.version.cuda, 'a CUDA torch replaced the CPU one'"
+
+COPY docker ./docker
+RUN chmod +x docker/* \
+    && useradd --create-home --uid 1000 ragmill \
+    && mkdir -p /data \
+    && chown ragmill:ragmill /data
+USER ragmill
+VOLUME ["/data"]
+
+ENTRYPOINT ["/app/docker/entrypoint"]
+CMD ["ragmill", "--help"]
