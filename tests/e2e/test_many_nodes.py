@@ -1,0 +1,131 @@
+"""Many nodes: two embed worker nodes, started as two machines would start them, share one ingest.
+
+Each node is its own `celery -A tasks worker` command (docker/start-worker-embed, the script the
+compose service runs) with its own node name, settings and data directory, against one Redis
+and one Chroma server, all on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from pipeline.processes import Service, spawn, wait_until
+from pipeline.stack import service_env
+from tasks.progress import RunLedger
+from tasks.store import ChunkStore
+from tests.conftest import run_cli
+from tests.support.mirror import Mirror
+from tests.support.servers import chroma_server, redis_server, start_worker
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = os.uname().nodename
+# What each "machine" sets in its environment besides REDIS_URL and CHROMA_URL.
+NODES = {
+    "embed-a": {"EMBED_BATCH_SIZE": "8"},
+    "embed-b": {"EMBED_BATCH_SIZE": "32"},
+}
+
+
+@dataclass
+class TwoNodes:
+    redis_url: str
+    chroma_url: str
+    root: Path
+    mirror: Mirror
+    books: dict[str, bytes]
+
+
+def start_node(name: str, settings: dict[str, str], shared: dict[str, str], root: Path) -> Service:
+    """One embed node, as a second machine would run it: its own data directory and settings."""
+    env = service_env(root / name)
+    env.update(shared)
+    env.update(settings)
+    env.update(
+        WORKER_NAME=f"{name}@%h",
+        EMBED_CONCURRENCY="1",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    return spawn(
+        name,
+        [str(ROOT / "docker" / "start-worker-embed")],
+        env=env,
+        log_path=root / "logs" / f"{name}.log",
+        cwd=root / name,
+    )
+
+
+@pytest.fixture(scope="module")
+def two_nodes(
+    tmp_path_factory: pytest.TempPathFactory, mirror: tuple[Mirror, dict[str, bytes]]
+) -> Iterator[TwoNodes]:
+    root = tmp_path_factory.mktemp("nodes")
+    with redis_server(root / "redis") as redis_url, chroma_server(root / "server") as chroma_url:
+        shared = {"REDIS_URL": redis_url, "CHROMA_URL": chroma_url}
+        io_env = {**service_env(root / "io"), **shared, "RAGMILL_BATCH_CHUNKS": "4"}
+        started: list[Service] = []
+        try:
+            started.append(start_worker("nodes-io", "io", io_env, root / "logs", pool="threads"))
+            for name, settings in NODES.items():
+                (root / name).mkdir()
+                started.append(start_node(name, settings, shared, root))
+            from tasks import app
+
+            app.conf.broker_url = redis_url
+            wanted = {f"{name}@{HOST}" for name in NODES}
+            wait_until(
+                lambda: wanted <= {n for reply in app.control.ping(timeout=1.0) for n in reply},
+                service=started[-1],
+                timeout=90,
+                what="celery ping from both embed nodes",
+            )
+            yield TwoNodes(redis_url, chroma_url, root, *mirror)
+        finally:
+            for service in reversed(started):
+                service.stop(grace=20)
+
+
+def test_both_nodes_embed_batches_of_one_ingest_and_the_count_is_exact(
+    two_nodes: TwoNodes,
+) -> None:
+    from tasks import app
+
+    collection = "two_nodes"
+    env = service_env(two_nodes.root / "client")
+    env.update(
+        REDIS_URL=two_nodes.redis_url,
+        CHROMA_URL=two_nodes.chroma_url,
+        GUTENBERG_MIRROR=two_nodes.mirror.url,
+    )
+    result = run_cli(
+        ["ingest", "--json", "--no-progress", "--collection", collection, "1001", "1002", "1003"],
+        env,
+    )
+    assert result.code == 0, result.stderr
+    summary = result.json()
+    assert isinstance(summary, dict)
+    store = ChunkStore.connect(two_nodes.chroma_url, collection)
+    assert summary["books_done"] == 3 and summary["books_failed"] == 0
+    assert store.count() == summary["chunks"] == summary["chunks_new"]
+    assert len(set(store.all_ids())) == store.count()
+
+    ledger = RunLedger(redis.Redis.from_url(two_nodes.redis_url), summary["run"])
+    by_node = ledger.batches_by_node()
+    assert set(by_node) == {f"{name}@{HOST}" for name in NODES}
+    assert all(n > 0 for n in by_node.values()), by_node
+    # Each batch is credited to exactly one node, and every chunk came in some batch.
+    assert sum(by_node.values()) == ledger.snapshot().batches_done
+    assert ledger.snapshot().chunks_stored == store.count()
+
+    # The nodes' own counters agree: each ran at least the batches the ledger credits it with.
+    stats = app.control.inspect(timeout=2.0).stats() or {}
+    for node, batches in by_node.items():
+        assert stats[node]["total"].get("ragmill.embed_batch", 0) >= batches, node
