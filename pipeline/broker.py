@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import redis
 from celery import Celery
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
+from tasks.resources import redis_retry
 from tasks.settings import mask_url
 
 
@@ -13,12 +16,26 @@ class BrokerUnavailable(RuntimeError):
 
 
 def connect(redis_url: str, timeout: float = 5.0) -> redis.Redis:
-    """A Redis client for `redis_url` that has answered PING, or BrokerUnavailable."""
+    """A Redis client for `redis_url` that has answered PING, or BrokerUnavailable.
+
+    The first PING is tried once, so a broker that is not there fails at once instead of after
+    a minute of retries; the client returned then rides out a Redis restart (see redis_retry).
+    """
+    probe = redis.Redis.from_url(
+        redis_url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
     client = redis.Redis.from_url(
-        redis_url, socket_connect_timeout=timeout, socket_timeout=30, health_check_interval=30
+        redis_url,
+        socket_connect_timeout=timeout,
+        socket_timeout=30,
+        health_check_interval=30,
+        retry=redis_retry(),
     )
     try:
-        client.ping()
+        probe.ping()
     except redis.AuthenticationError:
         raise BrokerUnavailable(
             f"Redis at {mask_url(redis_url)} refused the password; check REDIS_URL"
@@ -28,7 +45,18 @@ def connect(redis_url: str, timeout: float = 5.0) -> redis.Redis:
             f"cannot reach Redis at {mask_url(redis_url)} ({exc}); start a cluster with "
             "`ragmill up`, or unset REDIS_URL to let ragmill start a private one"
         ) from None
+    finally:
+        probe.close()
     return client
+
+
+def lost_broker(redis_url: str, run_id: str) -> BrokerUnavailable:
+    """The error for a Redis that went away during a run and did not come back in time."""
+    return BrokerUnavailable(
+        f"lost Redis at {mask_url(redis_url)} during run {run_id} and it did not come back "
+        "within a minute; what was stored stays stored: start Redis again (`ragmill up` for a "
+        "local one) and run the same command to finish"
+    )
 
 
 def bind_app(app: Celery, redis_url: str) -> Celery:

@@ -16,18 +16,22 @@ from pathlib import Path
 
 import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from corpus.catalog import parse_catalog, select_books
 from corpus.decode import decode_text
 from corpus.download import DownloadConfig, Downloader, fetch_catalog
 from corpus.errors import CorpusError
 from corpus.sources import Source, read_local_file, resolve_sources
+from pipeline.broker import lost_broker
 from pipeline.progress_view import Report
 from tasks.books import BookOptions
 from tasks.progress import RunLedger, Snapshot
 from tasks.settings import Settings
 
 POLL_SECONDS = 0.25
+# What a lost Redis raises in the client once its retries are spent.
+BROKER_ERRORS = (redis.ConnectionError, redis.TimeoutError, OperationalError)
 CATALOG_PATH = "cache/epub/feeds/pg_catalog.csv"
 
 
@@ -87,6 +91,7 @@ class Submission:
         *,
         fail_fast: bool = False,
         run_id: str | None = None,
+        contextualize: bool = False,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -98,6 +103,7 @@ class Submission:
             chunk_tokens=settings.chunk_tokens,
             chunk_overlap=settings.chunk_overlap,
             collection=settings.collection,
+            contextualize=contextualize,
         ).to_message()
         self.pending: deque[Source] = deque(plan.sources)
         self.submitted = 0
@@ -119,7 +125,7 @@ class Submission:
         )
         for label, message in self.plan.errors:
             self._fail_here(label, message)
-        interrupted = False
+        interrupted = stopped = False
         try:
             while True:
                 snapshot = self.ledger.snapshot()
@@ -129,10 +135,17 @@ class Submission:
                 if snapshot.complete and not self.pending:
                     break
                 if self.fail_fast and snapshot.books_failed:
+                    stopped = True
                     break
                 time.sleep(POLL_SECONDS)
         except KeyboardInterrupt:
             interrupted = True
+        except BROKER_ERRORS as exc:
+            # The client's Redis calls and publishes already retried for about a minute.
+            raise lost_broker(self._redis_address(), self.run_id) from exc
+        if interrupted or stopped:
+            # Workers drop the run's queued tasks; the same command run again does the rest.
+            self.ledger.cancel()
         self.ledger.finish()
         return Report(
             snapshot=self.ledger.snapshot(),
@@ -167,6 +180,10 @@ class Submission:
             self.submitted += 1
             in_flight += 1
             self.ledger.count_submitted()
+
+    def _redis_address(self) -> str:
+        kwargs = self.ledger.client.get_connection_kwargs()
+        return f"redis://{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('db', 0)}"
 
     def _read_file(self, source: Source) -> str:
         # Files are read here, not by a worker, because workers may run on other machines.

@@ -20,6 +20,8 @@ def run_record(client: redis.Redis, run_id: str) -> dict[str, object]:
         "sources": ledger.description(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.started_at)),
         "finished": bool(s.finished_at),
+        # Stopped by Ctrl-C or --fail-fast: the same command run again does what is left.
+        "interrupted": bool(s.cancelled_at),
         "books_total": s.books_total,
         "books_done": s.books_done,
         "books_failed": s.books_failed,
@@ -54,5 +56,11 @@ def show_status(client: redis.Redis, run_id: str | None, as_json: bool, out: Con
         )
     out.print(table)
     for r in records:
+        if r["interrupted"]:
+            out.print(
+                f"{r['run']}: interrupted with {r['books_left']} books and {r['chunks_left']} "
+                "known chunks left; run the same command again to finish",
+                markup=False,
+            )
         for reason in dict(r["failures"]).values():  # type: ignore[call-overload]
             out.print(f"{r['run']}: failed: {reason}", markup=False)

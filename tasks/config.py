@@ -52,10 +52,29 @@ def celery_config(settings: Settings) -> dict[str, object]:
         # task_send_sent_event: ...configuration.html#task-send-sent-event
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        # Unacknowledged messages return to the queue after this many seconds when their worker
-        # vanished without a chance to requeue them; it must exceed the longest task.
+        # A worker parent killed with SIGKILL (or a machine lost) never requeues the messages it
+        # had taken; Redis hands them out again `visibility_timeout` seconds after delivery.
+        # Celery's 3600 s would stall an ingest for an hour, so ragmill defaults to 300 s
+        # (RAGMILL_VISIBILITY_TIMEOUT): longer than any embed batch and nearly every fetch. A
+        # task that outlives it is merely delivered twice, which idempotent upserts and the run
+        # ledger absorb. kombu looks for such messages every `unacked_restore_interval` seconds
+        # times `unacked_restore_throttle` (10 x 10 by default); ragmill scans on every sweep.
         # broker_transport_options: ...configuration.html#broker-transport-options
-        "broker_transport_options": {"visibility_timeout": 3600},
+        # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html
+        "broker_transport_options": {
+            "visibility_timeout": settings.visibility_timeout,
+            "unacked_restore_interval": max(1, min(10, settings.visibility_timeout // 3)),
+            "unacked_restore_throttle": 1,
+        },
+        # Publishing (the CLI's fetch tasks, a fetch's embed batches, retries) rides out a Redis
+        # restart of up to about a minute instead of failing the task after 0.6 s.
+        # task_publish_retry_policy: ...configuration.html#task-publish-retry-policy
+        "task_publish_retry_policy": {
+            "max_retries": 30,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 2,
+        },
         "broker_connection_retry_on_startup": True,
         # Celery's own logging setup stays; ragmill only adds messages.
         "worker_hijack_root_logger": True,

@@ -45,6 +45,11 @@ def embed_batch(
     chunks: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Embed `chunks` of `book` together, upsert them, and count the batch in the run."""
+    ledger = RunLedger(resources.redis_client(), run_id)
+    if ledger.cancelled():
+        # The run was stopped: its queued batches are dropped unembedded, and running the same
+        # command again sends only the chunks still missing from the store.
+        return {"book": book["book_id"], "batch": index, "chunks": 0, "skipped": "run cancelled"}
     texts = [c["text"] for c in chunks]
     # A chunk's LLM-written context (--contextualize) is embedded with it and kept in metadata.
     vectors = resources.embedder().encode(
@@ -61,7 +66,6 @@ def embed_batch(
     ]
     store = resources.chunk_store(collection)
     store.upsert([c["id"] for c in chunks], vectors, texts, metadatas)
-    ledger = RunLedger(resources.redis_client(), run_id)
     # The node name (e.g. embed@host-2) shows in the ledger which machine stored the batch.
     if ledger.complete_batch(book["book_id"], index, self.request.hostname or "") == 1:
         # The book's new chunks have all landed; only now drop the ones it no longer has.

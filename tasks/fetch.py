@@ -59,6 +59,9 @@ def fetch_book(
     """Fetch and chunk one book, then queue embed batches for the chunks not yet stored."""
     src = Source(kind=source["kind"], ref=source["ref"], label=source["label"])  # type: ignore[arg-type]
     ledger = RunLedger(resources.redis_client(), run_id)
+    if ledger.cancelled():
+        # Ctrl-C or --fail-fast stopped the run; running it again fetches this book then.
+        return {"book": src.label, "skipped": "run cancelled"}
     try:
         book_options = BookOptions.from_message(options)
         book = load_book(src, book_options, text)

@@ -147,6 +147,7 @@ class Snapshot:
     contexts_failed: int = 0
     started_at: float = 0.0
     finished_at: float = 0.0
+    cancelled_at: float = 0.0
 
     @property
     def books_finished(self) -> int:
@@ -202,6 +203,17 @@ class RunLedger:
 
     def finish(self) -> None:
         self.client.hsetnx(self.key, "finished_at", time.time())
+
+    def cancel(self) -> None:
+        """Mark the run stopped (Ctrl-C, --fail-fast): workers drop its queued tasks unrun.
+
+        What was stored stays stored; the same command run again does only what is left.
+        """
+        self.client.hsetnx(self.key, "cancelled_at", time.time())
+
+    def cancelled(self) -> bool:
+        """True once the run was cancelled; checked by each task before it does any work."""
+        return bool(self.client.hexists(self.key, "cancelled_at"))
 
     def register_book(
         self,

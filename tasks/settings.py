@@ -49,6 +49,11 @@ class Settings:
     data_dir: Path = Path("data")
     max_book_bytes: int = 64 * 2**20
     books_in_flight: int = 8
+    # Seconds before a vanished worker's unacknowledged task is delivered again (tasks/config.py).
+    visibility_timeout: int = 300
+    # Per download request: seconds to wait for the server's answer, and retries after a failure.
+    download_read_timeout: int = 60
+    download_retries: int = 3
 
     @property
     def cache_dir(self) -> Path:
@@ -75,6 +80,15 @@ class Settings:
             data_dir=Path(env.get("RAGMILL_DATA_DIR") or defaults.data_dir).absolute(),
             max_book_bytes=_int(env, "RAGMILL_MAX_BOOK_BYTES", defaults.max_book_bytes),
             books_in_flight=_int(env, "RAGMILL_BOOKS_IN_FLIGHT", defaults.books_in_flight),
+            visibility_timeout=_int(
+                env, "RAGMILL_VISIBILITY_TIMEOUT", defaults.visibility_timeout, minimum=5
+            ),
+            download_read_timeout=_int(
+                env, "RAGMILL_READ_TIMEOUT", defaults.download_read_timeout
+            ),
+            download_retries=_int(
+                env, "RAGMILL_DOWNLOAD_RETRIES", defaults.download_retries, minimum=0
+            ),
         )
         return settings.validated()
 

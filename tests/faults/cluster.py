@@ -1,0 +1,310 @@
+"""A private cluster for fault tests: services the tests may kill, stop and start again.
+
+The session `cluster` of tests/conftest.py is shared by other tests, so a test that kills a worker
+or stops Redis gets its own: a password-protected redis-server with appendonly persistence, a Chroma
+server, a Gutenberg mirror with books big enough to interrupt, and workers started on demand.
+Redis and Chroma restart on the same port and data directory, as a restarted machine would.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+from celery import Celery
+
+from corpus.book import prepare_book
+from corpus.chunking import ChunkConfig
+from corpus.tokens import load_tokenizer, model_window
+from pipeline.processes import Service, free_port, spawn, wait_until
+from pipeline.stack import find_executable, service_env
+from tasks.config import celery_config
+from tasks.settings import Settings, default_model
+from tests.support.books import gutenberg_text
+from tests.support.mirror import Mirror, serve_mirror
+
+RAGMILL = str(Path(sys.executable).parent / "ragmill")
+# Small chunks and batches: many embed batches per book, so a fault lands in the middle of work.
+CHUNK_TOKENS = 96
+CHUNK_OVERLAP = 16
+BATCH_CHUNKS = 8
+# A dead worker's unacknowledged messages come back after this many seconds (see tasks/config.py).
+# It must exceed the longest task, and a pool process's first batch waits for the model to load
+# (17 s seen on a loaded machine); a shorter one would hand that batch out twice.
+VISIBILITY_TIMEOUT = 30
+
+
+def big_books(ids: dict[str, str], paragraphs: int) -> dict[str, bytes]:
+    """Gutenberg-style books published under new ids, written from the synthetic subjects.
+
+    `ids` maps a new id to the subject id (1001-1003) whose sentences it uses.
+    """
+    books = {}
+    for new_id, subject in ids.items():
+        text = gutenberg_text(subject, paragraphs=paragraphs, seed=int(new_id)).text
+        books[new_id] = text.replace(f"[eBook #{subject}]", f"[eBook #{new_id}]").encode()
+    return books
+
+
+def expected_ids(books: dict[str, bytes], chunk_tokens: int = CHUNK_TOKENS) -> set[str]:
+    """The chunk ids corpus.book.prepare_book makes of these books with the run's settings."""
+    model = Path(default_model())
+    tokenizer = load_tokenizer(model)
+    config = ChunkConfig(
+        max_tokens=chunk_tokens, overlap_tokens=CHUNK_OVERLAP, window=model_window(model)
+    )
+    ids: set[str] = set()
+    for book_id, data in books.items():
+        book = prepare_book(
+            data, name=book_id, tokenizer=tokenizer, config=config,
+            gutenberg_id=book_id, fallback_id=book_id,
+        )
+        ids |= {c.id for c in book.chunks}
+    return ids
+
+
+@dataclass
+class FaultCluster:
+    """Handles on every process of a private cluster, so a test can break any of them."""
+
+    root: Path
+    mirror: Mirror
+    password: str = field(default_factory=lambda: "pw-" + secrets.token_hex(8))
+    redis_port: int = field(default_factory=free_port)
+    chroma_port: int = field(default_factory=free_port)
+    redis: Service | None = None
+    chroma: Service | None = None
+    workers: dict[str, Service] = field(default_factory=dict)
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://:{self.password}@127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def chroma_url(self) -> str:
+        return f"http://127.0.0.1:{self.chroma_port}"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment of a worker or a client of this cluster."""
+        env = service_env(self.root)
+        env.update(
+            REDIS_URL=self.redis_url,
+            CHROMA_URL=self.chroma_url,
+            GUTENBERG_MIRROR=self.mirror.url,
+            RAGMILL_CHUNK_TOKENS=str(CHUNK_TOKENS),
+            RAGMILL_CHUNK_OVERLAP=str(CHUNK_OVERLAP),
+            RAGMILL_BATCH_CHUNKS=str(BATCH_CHUNKS),
+            RAGMILL_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
+        )
+        env.update(extra)
+        return env
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis_url)
+
+    # -- Redis -------------------------------------------------------------------------------
+    def start_redis(self) -> None:
+        workdir = self.root / "redis"
+        workdir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            find_executable("redis-server"), "--bind", "127.0.0.1", "--port", str(self.redis_port),
+            "--dir", str(workdir), "--appendonly", "yes", "--save", "",
+            "--requirepass", self.password,
+        ]
+        self.redis = spawn("redis", argv, env=dict(os.environ), log_path=self.logs / "redis.log")
+        wait_until(lambda: bool(self.client().ping()), service=self.redis, timeout=30, what="PING")
+
+    def stop_redis(self) -> None:
+        """SIGTERM, as a service manager stops it: the append-only file is flushed first."""
+        assert self.redis is not None
+        self.redis.stop(grace=10)
+
+    # -- Chroma ------------------------------------------------------------------------------
+    def start_chroma(self) -> None:
+        argv = [
+            find_executable("chroma"), "run", "--path", str(self.root / "chroma"),
+            "--host", "127.0.0.1", "--port", str(self.chroma_port),
+        ]
+        self.chroma = spawn(
+            "chroma", argv, env=service_env(self.root), log_path=self.logs / "chroma.log"
+        )
+        wait_until(
+            lambda: requests.get(f"{self.chroma_url}/api/v2/heartbeat", timeout=1).ok,
+            service=self.chroma, timeout=60, what="heartbeat",
+        )
+
+    def stop_chroma(self) -> None:
+        assert self.chroma is not None
+        self.chroma.stop(grace=10)
+
+    # -- Workers -----------------------------------------------------------------------------
+    def start_worker(
+        self, name: str, queue: str, *, pool: str = "prefork", concurrency: int = 2,
+        wait: bool = True, env: dict[str, str] | None = None,
+    ) -> Service:
+        """A real `celery -A tasks worker`; with `wait`, returned once it answers ping."""
+        argv = [
+            sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", queue,
+            "--pool", pool, "-c", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO",
+        ]
+        service = spawn(
+            name, argv, env={**self.env(), **(env or {})}, log_path=self.logs / f"{name}.log"
+        )
+        self.workers[name] = service
+        if wait:
+            self.wait_for_worker(name)
+        return service
+
+    @cached_property
+    def control(self) -> Celery:
+        """A Celery app of this cluster's own for ping and inspect.
+
+        The shared `tasks.app` stays pointed at the session cluster other tests use.
+        """
+        return Celery("faults", broker=self.redis_url, config_source=celery_config(Settings()))
+
+    def wait_for_worker(self, name: str, timeout: float = 90) -> None:
+        service = self.workers[name]
+        app = self.control
+        app.conf.broker_url = self.redis_url
+        wait_until(
+            lambda: any(name + "@" in n for reply in app.control.ping(timeout=0.5) for n in reply),
+            service=service, timeout=timeout, what="celery ping",
+        )
+
+    def busy_pool_pids(self, name: str) -> list[int]:
+        """Pids of worker `name`'s pool processes that are running a task right now."""
+        active = self.control.control.inspect(timeout=1).active() or {}
+        return [
+            int(task["worker_pid"])
+            for node, tasks in active.items() if node.startswith(name + "@")
+            for task in tasks if task.get("worker_pid")
+        ]
+
+    def idle(self) -> bool:
+        """True when no queue holds a message and no worker runs a task."""
+        client = self.client()
+        if any(client.llen(queue) for queue in ("io", "embed")):
+            return False
+        active = self.control.control.inspect(timeout=1).active()
+        return active is not None and not any(active.values())
+
+    def start_standard_workers(
+        self, embed_concurrency: int = 2, io_env: dict[str, str] | None = None
+    ) -> None:
+        """One io worker (threads) and one embed worker (prefork), started side by side."""
+        self.start_worker("io", "io", pool="threads", concurrency=4, wait=False, env=io_env)
+        self.start_worker("embed", "embed", concurrency=embed_concurrency, wait=False)
+        self.wait_for_worker("io")
+        self.wait_for_worker("embed")
+
+    def pool_children(self, name: str) -> list[int]:
+        """Pids of the prefork pool processes of worker `name`."""
+        parent = self.workers[name].pid
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(parent)], capture_output=True, text=True
+        ).stdout
+        return [int(p) for p in out.split()]
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL the worker's parent and its pool processes at once, as a lost machine would.
+
+        The worker runs in its own session (see pipeline.processes.spawn), so its process group
+        holds exactly its parent and pool processes.
+        """
+        service = self.workers[name]
+        os.killpg(service.pid, signal.SIGKILL)
+        service.process.wait(timeout=10)
+
+    def log(self, name: str) -> str:
+        """Everything worker `name` (or redis, chroma) has logged so far."""
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def leaked_secret(self, *outputs: str) -> list[str]:
+        """Names of the logs and outputs that contain the Redis password (should be none)."""
+        found = [f"output {i}" for i, text in enumerate(outputs) if self.password in text]
+        for path in sorted(self.logs.glob("*.log")):
+            if path.name != "redis.log" and self.password in path.read_text(errors="replace"):
+                found.append(path.name)
+        return found
+
+    def stop(self) -> None:
+        for service in self.workers.values():
+            service.stop(grace=15)
+        # Pool processes of a SIGKILLed parent belong to its session: make sure none is left.
+        for service in self.workers.values():
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(service.pid, signal.SIGKILL)
+        if self.chroma is not None:
+            self.chroma.stop(grace=10)
+        if self.redis is not None:
+            self.redis.stop(grace=10)
+
+
+@contextmanager
+def fault_cluster(root: Path, books: dict[str, bytes]) -> Iterator[FaultCluster]:
+    """Redis, Chroma and a mirror with `books` (workers are started by the test)."""
+    with serve_mirror(root / "mirror") as mirror:
+        for book_id, data in books.items():
+            mirror.put(f"cache/epub/{book_id}/pg{book_id}.txt", data)
+        cluster = FaultCluster(root=root, mirror=mirror)
+        try:
+            cluster.start_redis()
+            cluster.start_chroma()
+            yield cluster
+        finally:
+            cluster.stop()
+
+
+def run_ingest(
+    cluster: FaultCluster, collection: str, *books: str, extra: list[str] | None = None,
+    env: dict[str, str] | None = None, timeout: float = 180,
+) -> subprocess.CompletedProcess[str]:
+    """`ragmill ingest --json` against the cluster, to the end."""
+    return subprocess.run(
+        [RAGMILL, "ingest", "--json", "--no-progress", "--collection", collection,
+         *(extra or []), *books],
+        env=env or cluster.env(), capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def start_ingest(
+    cluster: FaultCluster, collection: str, *books: str, extra: list[str] | None = None,
+) -> subprocess.Popen[str]:
+    """`ragmill ingest --json` in the background, for a test to interrupt."""
+    return subprocess.Popen(
+        [RAGMILL, "ingest", "--json", "--no-progress", "--collection", collection,
+         *(extra or []), *books],
+        env=cluster.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, step: float = 0.1) -> Any:
+    """Poll `check` until it returns something true; fail the test naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except (redis.RedisError, OSError):
+            value = None
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")

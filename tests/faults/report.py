@@ -1,0 +1,92 @@
+"""Reliability tables made from test outcomes: what CI ran is what docs/reliability.md shows.
+
+A test joins a table with ``@pytest.mark.reliability(table, case)``, where ``case`` says what was
+done, and tells what it checked and what it saw with ``record_property("checked", ...)`` and
+``record_property("observed", ...)``. When the session ends, the rows are written in test order to
+``reliability-report.md`` and ``reliability-report.json`` under RAGMILL_REPORT_DIR (default
+``build/``). Registered for the whole suite by ``pytest_plugins`` in tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TABLES = {
+    "fault": "Faults survived",
+    "bad-input": "Bad input",
+    "security": "Security",
+}
+_rows: list[dict[str, Any]] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "reliability(table, case): a row of docs/reliability.md's tables"
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    marker = item.get_closest_marker("reliability")
+    if marker is None:
+        return
+    # The call phase decides; a setup that failed or skipped is the row's result too.
+    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        return
+    properties = dict(item.user_properties)
+    table, case = marker.args
+    _rows.append(
+        {
+            "table": table,
+            "case": case,
+            "checked": str(properties.get("checked", "")),
+            "observed": str(properties.get("observed", "")),
+            "outcome": report.outcome,
+            "seconds": round(report.duration, 1),
+            "test": item.nodeid,
+        }
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not _rows:
+        return
+    folder = Path(os.environ.get("RAGMILL_REPORT_DIR") or session.config.rootpath / "build")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "reliability-report.json").write_text(json.dumps(_rows, indent=2) + "\n")
+    (folder / "reliability-report.md").write_text(render(_rows))
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    """The rows as Markdown tables, one per table name, in the order the tests ran."""
+    parts = []
+    for table, title in TABLES.items():
+        mine = [r for r in rows if r["table"] == table]
+        if not mine:
+            continue
+        parts.append(f"### {title}\n")
+        parts.append("| what was done | what was checked | what was seen | result | s |")
+        parts.append("| --- | --- | --- | --- | --- |")
+        for r in mine:
+            cells = [r["case"], r["checked"], r["observed"], _result(r["outcome"]), r["seconds"]]
+            parts.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        parts.append("")
+    return "\n".join(parts) + "\n"
+
+
+def _result(outcome: str) -> str:
+    return {"passed": "pass", "failed": "**FAIL**"}.get(outcome, outcome)
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,85 @@
+"""Ctrl-C of `ragmill ingest`, then the same command again: it does only what is left."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+
+import pytest
+
+from tests.faults.cluster import RAGMILL, FaultCluster, run_ingest, start_ingest, wait_for
+from tests.faults.conftest import (
+    BOOKS,
+    COLLECTION,
+    current_run,
+    embedded_chunks,
+    exact,
+    stored_ids,
+    summary,
+    wait_batches,
+)
+
+pytestmark = [pytest.mark.e2e]
+
+
+def status(cluster: FaultCluster, run: str) -> dict[str, object]:
+    done = subprocess.run(
+        [RAGMILL, "status", run, "--json"], env=cluster.env(), capture_output=True, text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    record: dict[str, object] = json.loads(done.stdout)[0]
+    return record
+
+
+@pytest.mark.reliability(
+    "fault", "Ctrl-C (SIGINT) of `ragmill ingest` mid-run, then the same command again"
+)
+def test_an_interrupted_ingest_resumes_without_embedding_anything_twice(
+    private_cluster: FaultCluster, expected: set[str], record_property: pytest.RecordProperty
+) -> None:
+    cluster = private_cluster
+    cluster.start_standard_workers()
+    first = start_ingest(cluster, COLLECTION, *BOOKS)
+    try:
+        run = current_run(cluster)
+        wait_batches(cluster, run, 4)
+        first.send_signal(signal.SIGINT)
+        out, err = first.communicate(timeout=60)
+    finally:
+        first.kill()
+    assert first.returncode == 130, err
+    assert summary(out)["interrupted"] is True
+    assert "Run the same command again" in err
+    # The cancelled run's queued tasks are dropped by the workers, unrun.
+    wait_for(cluster.idle, 60, "the workers to drop the cancelled run's queued tasks", step=0.5)
+    stored_before = len(stored_ids(cluster))
+    left = status(cluster, run)
+    assert left["interrupted"] is True
+    assert 0 < stored_before < len(expected)
+    assert left["chunks_stored"] == stored_before
+    assert left["books_left"] or left["chunks_left"]
+
+    again = run_ingest(cluster, COLLECTION, *BOOKS)
+    assert again.returncode == 0, again.stderr
+    second = summary(again.stdout)
+    assert second["chunks_already_stored"] == stored_before
+    assert second["chunks_new"] == len(expected) - stored_before
+    stored = exact(cluster, expected)
+    # Every encode call of both runs, from the worker's own log: each chunk was embedded once.
+    embedded = embedded_chunks(cluster.log("embed"))
+    assert embedded == len(expected)
+    done = status(cluster, second["run"])
+    assert done["books_left"] == 0 and done["chunks_left"] == 0
+    assert not cluster.leaked_secret(out, err, again.stdout, again.stderr)
+    record_property(
+        "checked",
+        "exit 130 then 0; `ragmill status` of run 1 shows it interrupted with work left; run 2 "
+        "skips what run 1 stored; chunks encoded over both runs (worker log) == expected",
+    )
+    record_property(
+        "observed",
+        f"run 1 stored {stored_before}, run 2 skipped {second['chunks_already_stored']} and "
+        f"embedded {second['chunks_new']}; {embedded} chunks encoded in all; {stored}",
+    )
