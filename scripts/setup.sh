@@ -22,9 +22,11 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
-  # A local wheel (find-links) when the machine has one, else PyTorch's CPU-only index.
-  .venv/bin/pip install -q --no-index torch==2.13.0 2>/dev/null \
-    || .venv/bin/pip install -q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+  # A local CPU wheel (pip's find-links) when the machine has one, else PyTorch's CPU-only index;
+  # torch's own dependencies come with ragmill's below.
+  .venv/bin/pip install -q --no-index --no-deps torch==2.13.0 2>/dev/null \
+    || .venv/bin/pip install -q torch==2.13.0 \
+         --index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple
 fi
 .venv/bin/pip install -q -e ".${PIP_EXTRAS:-}"
 echo "ragmill is installed in .venv"
