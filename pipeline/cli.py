@@ -350,3 +350,7 @@ def main() -> None:
 
 def ingest_main() -> None:
     ingest_command()
+
+from pipeline.bench.command import bench  # noqa: E402 - commands register at the end
+
+cli.add_command(bench)

@@ -1,0 +1,349 @@
+"""Runs every bench measurement in order and assembles the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.bench.corpus import BenchCorpus, CorpusSet, ServedBook
+from pipeline.bench.e2e import RunResult, bench_stack, run_pipeline
+from pipeline.bench.mirror import serve_books
+from pipeline.bench.quality import QUERIES, compare
+from pipeline.bench.report import BenchReport, Row
+from tasks.settings import Settings
+
+WARMUP_BATCHES_PER_PROCESS = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchOptions:
+    """What to measure, and how much of it."""
+
+    sizes: list[int]
+    max_procs: int
+    backends: list[str]
+    backend: str  # the pipeline's backend for the end-to-end runs
+    limit_chunks: int
+    scaling_chunks: int
+    batch_sizes: list[int]
+    sweep_chunks: int
+    baseline: bool
+    pool: bool
+    corpus_dir: Path
+    out_dir: Path
+    command: str = ""
+    keep: bool = False
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+
+class Bench:
+    """One bench run: probes in child processes, stacks of real services, one report."""
+
+    def __init__(self, options: BenchOptions, settings: Settings, say: Callable[[str], None]):
+        self.o = options
+        self.settings = settings
+        self.say = say
+        self.corpus = BenchCorpus(options.corpus_dir, settings)
+        self.work = Path(tempfile.mkdtemp(prefix="ragmill-bench-"))
+        self.runs = 0
+        self.served: dict[str, ServedBook] = {}
+        self.limits: dict[str, float] = {}
+        self.run_settings = settings
+        self.report = BenchReport(
+            machine=machine_info(options.command),
+            options={k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
+        )
+
+    def run(self) -> BenchReport:
+        try:
+            self._run()
+        finally:
+            if not self.o.keep:
+                shutil.rmtree(self.work, ignore_errors=True)
+        self.report.machine["load_end"] = load_average()
+        return self.report
+
+    def _run(self) -> None:
+        sets = {size: self._take(size) for size in self.o.sizes}
+        largest = sets[max(self.o.sizes)].texts
+        sample = deterministic_sample(largest, self.o.limit_chunks)
+        self.say(f"corpus ready: sizes {self.o.sizes}, bare-encode sample {len(sample)} chunks")
+        self._prepare_models()
+        self._limits(sample)
+        self._quality()
+        if self.o.batch_sizes:
+            self._sweep(sample[: self.o.sweep_chunks])
+        self._end_to_end(sets)
+
+    # --- corpus -------------------------------------------------------------------------
+
+    def _take(self, size: int) -> CorpusSet:
+        self.runs += 1
+        chosen = self.corpus.take(size, run=self.runs)
+        for book in chosen.books:
+            self.served[book.served_id] = book
+        return chosen
+
+    def _book_bytes(self, served_id: str) -> bytes | None:
+        book = self.served.get(served_id)
+        return None if book is None else self.corpus.served_bytes(book)
+
+    # --- bare encode ---------------------------------------------------------------------
+
+    def _prepare_models(self) -> None:
+        """Make the ONNX exports now, timed, so no measured process pays for them."""
+        from tasks.embedding.cache import cache_root, ensure_export, export_count
+
+        info: dict[str, Any] = {"cache": str(cache_root())}
+        for backend in dict.fromkeys([*self.o.backends, self.o.backend]):
+            if backend == "torch":
+                continue
+            before = export_count(self.settings.model)
+            started = time.monotonic()
+            ensure_export(self.settings.model, backend)
+            seconds = time.monotonic() - started
+            made = export_count(self.settings.model) > before
+            info[f"{backend}_export"] = f"{seconds:.1f}s (exported now)" if made else "cached"
+        self.report.model_cache = info
+
+    def _probe(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        spec_path = self.work / f"{name}.json"
+        spec_path.write_text(json.dumps({"model": self.settings.model, **spec}))
+        self.say(f"measuring {name} …")
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline.bench.probe", str(spec_path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"},
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"bench probe {name} failed:\n{done.stderr.strip()[-2000:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+    def _limits(self, sample: list[str]) -> None:
+        texts = self.work / "sample.json"
+        texts.write_text(json.dumps(sample))
+        cores = self.o.cores
+        for backend in self.o.backends:
+            r = self._probe(
+                f"limit-{backend}",
+                {
+                    "mode": "ragmill",
+                    "backend": backend,
+                    "threads": cores,
+                    "batch_size": self.settings.encode_batch_size,
+                    "texts": str(texts),
+                    "queries": list(QUERIES),
+                    "vectors": str(self.work / f"vectors-{backend}.npy"),
+                    "query_vectors": str(self.work / f"queries-{backend}.npy"),
+                },
+            )
+            self.limits[backend] = r["chunks_per_second"]
+            self._add(
+                "limit: bare encode",
+                backend,
+                1,
+                cores,
+                r,
+                note=f"model load {r['load_seconds']:.1f}s",
+            )
+        if self.o.baseline:
+            r = self._probe("baseline", {"mode": "defaults", "texts": str(texts)})
+            self.baseline = r["chunks_per_second"]
+            self._add("baseline: ST defaults", "torch", 1, cores, r, note="threads: torch default")
+        if self.o.pool:
+            r = self._probe("pool", {"mode": "pool", "processes": cores, "texts": str(texts)})
+            self._add("ST multi-process pool", "torch", cores, cores, r, note="threads: default")
+        for row in self.report.rows:
+            self._ratios(row)
+
+    def _add(
+        self, run: str, backend: str, procs: int, threads: int, r: dict[str, Any], note: str = ""
+    ) -> Row:
+        row = Row(
+            run=run,
+            backend=backend,
+            processes=procs,
+            threads=threads,
+            chunks=int(r["chunks"]),
+            seconds=round(float(r["seconds"]), 2),
+            chunks_per_second=round(float(r["chunks_per_second"]), 2),
+            rss_mb=round(float(r["peak_rss_mb"]), 1) if r.get("peak_rss_mb") else None,
+            note=note,
+        )
+        self.report.rows.append(row)
+        return row
+
+    def _ratios(self, row: Row) -> None:
+        limit = self.limits.get(row.backend)
+        if limit:
+            row.vs_limit = round(row.chunks_per_second / limit, 3)
+        baseline = getattr(self, "baseline", None)
+        if baseline:
+            row.vs_baseline = round(row.chunks_per_second / baseline, 3)
+
+    def _quality(self) -> None:
+        ref = self.work / "vectors-torch.npy"
+        if not ref.exists():
+            return
+        ref_docs, ref_queries = np.load(ref), np.load(self.work / "queries-torch.npy")
+        for backend in self.o.backends:
+            if backend == "torch":
+                continue
+            docs = np.load(self.work / f"vectors-{backend}.npy")
+            queries = np.load(self.work / f"queries-{backend}.npy")
+            q = compare(backend, docs, queries, ref_docs, ref_queries)
+            self.report.quality.append(
+                {**q.as_dict(), "queries": len(QUERIES), "chunks": len(docs)}
+            )
+
+    def _sweep(self, texts_list: list[str]) -> None:
+        texts = self.work / "sweep.json"
+        texts.write_text(json.dumps(texts_list))
+        r = self._probe(
+            "batch-sizes",
+            {
+                "mode": "sweep",
+                "backend": self.o.backend,
+                "threads": 1,
+                "batch_size": self.settings.encode_batch_size,
+                "batch_sizes": self.o.batch_sizes,
+                "texts": str(texts),
+            },
+        )
+        self.report.batch_sizes = [
+            {"backend": self.o.backend, "chunks": len(texts_list), **row} for row in r["sweep"]
+        ]
+
+    # --- end to end ------------------------------------------------------------------------
+
+    def _end_to_end(self, sets: dict[int, CorpusSet]) -> None:
+        procs = list(range(self.o.max_procs, 0, -1))
+        scaling: dict[int, float] = {}
+        with serve_books(self._book_bytes) as mirror:
+            # The mirror travels with each fetch task, from the submitting side's settings.
+            self.run_settings = self.settings.with_changes(mirror=mirror)
+            env = {
+                "EMBED_BACKEND": self.o.backend,
+                # One compute thread per embed process: the processes are the parallelism.
+                "EMBED_THREADS": "1",
+                "GUTENBERG_MIRROR": mirror,
+            }
+            for n in procs:
+                self.say(f"starting a stack with {n} embed process(es) …")
+                with bench_stack(self.work / f"stack-{n}", n, env) as (stack, info):
+                    self._warm_up(stack, info, n)
+                    if n == self.o.max_procs:
+                        for size, chosen in sets.items():
+                            result = self._measured_run(stack, info, chosen, f"size{size}-p{n}")
+                            self._e2e_row(f"ragmill end to end, {size} chunks", n, result)
+                    scaled = self._take(self.o.scaling_chunks)
+                    result = self._measured_run(stack, info, scaled, f"scale-p{n}")
+                    scaling[n] = result.chunks_per_second
+                    self._e2e_row(f"ragmill scaling, {n} embed proc", n, result)
+        self._summarise(scaling)
+
+    def _warm_up(self, stack: Any, info: Any, n: int) -> None:
+        """A short untimed run, so every embed process has loaded its model before timing."""
+        warm = self._take(self.settings.batch_chunks * WARMUP_BATCHES_PER_PROCESS * n)
+        self._measured_run(stack, info, warm, f"warmup-p{n}")
+
+    def _measured_run(self, stack: Any, info: Any, chosen: CorpusSet, name: str) -> RunResult:
+        self.say(f"end to end: {name}, {len(chosen.texts)} chunks …")
+        result = run_pipeline(
+            stack, info, chosen, settings=self.run_settings, collection=f"bench-{name}"
+        )
+        if result.failures or result.chunks != len(chosen.texts):
+            raise RuntimeError(
+                f"bench run {name}: {result.chunks} of {len(chosen.texts)} chunks stored, "
+                f"{len(result.failures)} books failed ({'; '.join(result.failures[:3])}); "
+                f"see the logs under {stack.logs}"
+            )
+        return result
+
+    def _e2e_row(self, run: str, n: int, result: RunResult) -> None:
+        row = Row(
+            run=run,
+            backend=self.o.backend,
+            processes=n,
+            threads=1,
+            chunks=result.chunks,
+            seconds=round(result.seconds, 2),
+            chunks_per_second=round(result.chunks_per_second, 2),
+            rss_mb=round(result.worker_rss_mb, 1),
+            redis_peak_mb=round(result.redis_peak_mb, 2),
+            note=f"{result.books} books; Redis at start {result.redis_start_mb:.2f} MiB",
+        )
+        self._ratios(row)
+        self.report.rows.append(row)
+
+    def _summarise(self, scaling: dict[int, float]) -> None:
+        s = self.report.summary
+        top = self.o.max_procs
+        if 1 in scaling and top in scaling and top > 1:
+            s[f"scaling efficiency 1 -> {top} procs"] = round(scaling[top] / (top * scaling[1]), 3)
+        sized = [r for r in self.report.rows if r.run.startswith("ragmill end to end")]
+        if sized and sized[-1].vs_limit is not None:
+            s[f"end to end / limit at {sized[-1].chunks} chunks ({self.o.backend})"] = sized[
+                -1
+            ].vs_limit
+        if sized:
+            s["Redis peak MiB by size"] = ", ".join(f"{r.chunks}: {r.redis_peak_mb}" for r in sized)
+        for backend, rate in self.limits.items():
+            s[f"limit {backend} chunks/s"] = round(rate, 1)
+
+
+def deterministic_sample(texts: list[str], n: int) -> list[str]:
+    """`n` texts drawn evenly at random (fixed seed) from `texts`, in their original order."""
+    if n >= len(texts):
+        return list(texts)
+    picked = sorted(random.Random(0).sample(range(len(texts)), n))
+    return [texts[i] for i in picked]
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def machine_info(command: str) -> dict[str, Any]:
+    """CPU model, cores, load and library versions, so figures are read with their machine."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for package in ("torch", "onnxruntime", "sentence-transformers", "celery", "chromadb"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:
+            versions[package] = "?"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "load_start": load_average(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "command": command,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
