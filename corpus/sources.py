@@ -65,6 +65,8 @@ def _resolve_one(arg: str) -> list[Source]:
         return [Source("file", str(path.resolve()), arg)]
     if path.is_dir():
         return _folder_sources(path, arg)
+    if "/" in text or "\\" in text or path.suffix:
+        raise SourceError(f"{arg}: no such file or folder; check the path")
     raise SourceError(f"{arg}: not a Gutenberg id, an existing file or folder, or an http(s) URL")
 
 

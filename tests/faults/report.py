@@ -2,9 +2,11 @@
 
 A test joins a table with ``@pytest.mark.reliability(table, case)``, where ``case`` says what was
 done, and tells what it checked and what it saw with ``record_property("checked", ...)`` and
-``record_property("observed", ...)``. When the session ends, the rows are written in test order to
-``reliability-report.md`` and ``reliability-report.json`` under RAGMILL_REPORT_DIR (default
-``build/``). Registered for the whole suite by ``pytest_plugins`` in tests/conftest.py.
+``record_property("observed", ...)``; a test that checks many inputs in one run records
+``record_property("rows", [{"case": ..., "checked": ..., "observed": ...}, ...])``. When the
+session ends, the rows are written in test order to ``reliability-report.md`` and
+``reliability-report.json`` under RAGMILL_REPORT_DIR (default ``build/``). Registered for the
+whole suite by ``pytest_plugins`` in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -45,17 +47,21 @@ def pytest_runtest_makereport(
         return
     properties = dict(item.user_properties)
     table, case = marker.args
-    _rows.append(
-        {
-            "table": table,
-            "case": case,
-            "checked": str(properties.get("checked", "")),
-            "observed": str(properties.get("observed", "")),
-            "outcome": report.outcome,
-            "seconds": round(report.duration, 1),
-            "test": item.nodeid,
-        }
-    )
+    # One run may check many inputs: `rows` (a list of {case, checked, observed}) gives each its
+    # own row, all with the test's outcome.
+    rows = properties.get("rows") or [properties | {"case": case}]
+    for row in rows:
+        _rows.append(
+            {
+                "table": table,
+                "case": row["case"],
+                "checked": str(row.get("checked", "")),
+                "observed": str(row.get("observed", "")),
+                "outcome": report.outcome,
+                "seconds": round(report.duration, 1),
+                "test": item.nodeid,
+            }
+        )
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
