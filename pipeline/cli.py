@@ -102,6 +102,11 @@ def ingest_options(func: Any) -> Any:
             "--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout."
         ),
         click.option("--no-progress", is_flag=True, help="No progress bar."),
+        click.option(
+            "--contextualize",
+            is_flag=True,
+            help="Have the LLM (LLM_BASE_URL, LLM_MODEL) write each chunk's context first.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -137,6 +142,7 @@ def run_ingest(
     fail_fast: bool,
     as_json: bool,
     no_progress: bool,
+    contextualize: bool = False,
 ) -> None:
     from pipeline.ingest import CatalogChoice, Submission, plan_sources
     from pipeline.progress_view import ProgressView, print_summary
@@ -159,7 +165,13 @@ def run_ingest(
         else CatalogChoice(location=catalog or None, language=language, limit=limit)
     )
     plan = plan_sources(list(inputs), choice, settings)
-    stack_plan = StackPlan(embed_concurrency=workers or (os.cpu_count() or 1))
+    if contextualize:
+        from pipeline.ask import require_llm
+
+        require_llm(fail)
+    stack_plan = StackPlan(
+        embed_concurrency=workers or (os.cpu_count() or 1), llm_threads=8 if contextualize else 0
+    )
     if settings.redis_url is None and running_stack(settings.data_dir) is None:
         console.print(
             f"Starting a private stack under {settings.data_dir} "
@@ -174,7 +186,14 @@ def run_ingest(
         bind_app(app, redis_url)
         if info is None:
             warn_missing_workers(app)
-        submission = Submission(app, client, settings, plan, fail_fast=fail_fast)
+        if contextualize and "llm" not in queues_served(app):
+            fail(
+                "--contextualize needs a worker on queue 'llm'; start one with "
+                "`celery -A tasks worker -Q llm --pool threads -c 8` (with the same LLM_* settings)"
+            )
+        submission = Submission(
+            app, client, settings, plan, fail_fast=fail_fast, contextualize=contextualize
+        )
         with ProgressView(console, enabled=not no_progress and console.is_terminal) as view:
             report = submission.run(view.update)
     print_summary(console, report)
@@ -300,6 +319,8 @@ def up(flower_port: int, flower_address: str, workers: int | None, data_dir: Pat
         flower_port=flower_port,
         flower_address=flower_address,
         embed_concurrency=workers or (os.cpu_count() or 1),
+        # An LLM worker when one is configured, so `ingest --contextualize` can use this stack.
+        llm_threads=8 if os.environ.get("LLM_BASE_URL") else 0,
     )
     stack = LocalStack(settings.data_dir, plan, mode="up")
     # SIGTERM (e.g. from a service manager) stops the stack as cleanly as Ctrl-C.
@@ -354,3 +375,9 @@ def ingest_main() -> None:
 from pipeline.bench.command import bench  # noqa: E402 - commands register at the end
 
 cli.add_command(bench)
+
+from pipeline.ask import ask  # noqa: E402 - commands register at the end
+from pipeline.llm_bench import bench_llm  # noqa: E402
+
+cli.add_command(ask)
+cli.add_command(bench_llm)

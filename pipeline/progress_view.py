@@ -57,6 +57,10 @@ class Report:
             "failures": self.failures,
             "warnings": self.warnings,
             "interrupted": self.interrupted,
+            # --contextualize: chunks sent to the LLM, given a context, embedded without one.
+            "contexts_wanted": s.contexts_wanted,
+            "chunks_contextualized": s.contexts_done,
+            "contexts_failed": s.contexts_failed,
         }
 
 
@@ -73,12 +77,15 @@ class ProgressView:
             TextColumn("chunks  {task.fields[rate]:>6.1f}/s"),
             TimeRemainingColumn(),
             TextColumn("books {task.fields[books]}"),
+            TextColumn("{task.fields[llm]}"),
             TimeElapsedColumn(),
             console=console,
             disable=not enabled,
             transient=False,
         )
-        self.task: TaskID = self.progress.add_task("ingest", total=None, rate=0.0, books="0/0")
+        self.task: TaskID = self.progress.add_task(
+            "ingest", total=None, rate=0.0, books="0/0", llm=""
+        )
 
     def __enter__(self) -> ProgressView:
         self.progress.start()
@@ -96,7 +103,16 @@ class ProgressView:
             completed=s.chunks_stored,
             rate=(s.chunks_stored - s.chunks_skipped) / elapsed,
             books=f"{s.books_done}/{s.books_total} done{failed}",
+            llm=llm_progress(s),
         )
+
+
+def llm_progress(s: Snapshot) -> str:
+    """'llm 12/40' (contexts written of chunks sent, and failures), or '' without an LLM stage."""
+    if not s.contexts_wanted:
+        return ""
+    failed = f", {s.contexts_failed} failed" if s.contexts_failed else ""
+    return f"llm {s.contexts_done + s.contexts_failed}/{s.contexts_wanted}{failed}"
 
 
 def print_summary(console: Console, report: Report) -> None:
@@ -108,6 +124,12 @@ def print_summary(console: Console, report: Report) -> None:
         f"stored) in {report.seconds:.1f} s, {report.rate:.1f} chunks/s",
         highlight=False,
     )
+    if s.contexts_wanted:
+        console.print(
+            f"Contexts: {s.contexts_done} chunks contextualized by the LLM, "
+            f"{s.contexts_failed} embedded without a context",
+            highlight=False,
+        )
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     for label, reason in report.failures.items():

@@ -56,6 +56,8 @@ class StackPlan:
     flower_address: str = "127.0.0.1"
     embed_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
     io_threads: int = 8
+    # Threads of an LLM worker (queue llm); 0 starts none. Waiting on HTTP, so threads.
+    llm_threads: int = 0
 
 
 def find_executable(name: str) -> str:
@@ -205,10 +207,20 @@ class LocalStack:
             ],
             env,
         )
+        workers = [io, embed]
+        if self.plan.llm_threads > 0:
+            workers.append(
+                self._spawn(
+                    "worker-llm",
+                    [*celery, "-Q", "llm", "--pool", "threads", "-c",
+                     str(self.plan.llm_threads), "-n", f"llm-{tag}@%h"],
+                    env,
+                )
+            )
         from tasks import app
 
         app.conf.broker_url = env["REDIS_URL"]
-        for service in (io, embed):
+        for service in workers:
             wait_until(
                 lambda s=service: any(  # type: ignore[misc]
                     s.name.removeprefix("worker-") + f"-{tag}@" in name

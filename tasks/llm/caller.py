@@ -35,12 +35,15 @@ def backoff(attempt: int, rng: random.Random | None = None) -> float:
 
 
 class LLMCaller:
-    """Chat completions that respect the shared limit and survive passing failures."""
+    """Chat completions that respect the shared limit and survive passing failures.
+
+    Without a limiter (no cluster Redis: one question from one process) calls go straight out.
+    """
 
     def __init__(
         self,
         settings: LLMSettings,
-        limiter: RedisLimiter,
+        limiter: RedisLimiter | None,
         client: ChatClient,
         *,
         sleep: Callable[[float], None] = time.sleep,
@@ -63,28 +66,36 @@ class LLMCaller:
         reserved = reserve_tokens(messages, max_tokens)
         failures = 0
         limited = 0
+        limiter = self.limiter
         while True:
-            ticket = self.limiter.acquire(reserved, deadline)
+            ticket = limiter.acquire(reserved, deadline) if limiter else None
             try:
                 reply = self.client.chat(messages, max_tokens=max_tokens)
             except RateLimited as exc:
                 # The request may have counted at the endpoint: keep its reservation.
-                self.limiter.settle(ticket, reserved)
+                wait = exc.wait if exc.wait >= 0 else DEFAULT_PAUSE * (limited + 1)
+                if limiter and ticket:
+                    limiter.settle(ticket, reserved)
+                    limiter.pause(wait)
+                else:
+                    self._sleep(wait)
                 limited += 1
                 if limited > MAX_RATE_LIMITED:
                     raise
-                self.limiter.pause(exc.wait if exc.wait >= 0 else DEFAULT_PAUSE * limited)
                 continue
             except TransientLLMError:
-                self.limiter.settle(ticket, reserved)
+                if limiter and ticket:
+                    limiter.settle(ticket, reserved)
                 failures += 1
                 if failures > self.settings.max_retries:
                     raise
                 self._sleep(backoff(failures))
                 continue
             except BaseException:
-                self.limiter.settle(ticket, reserved)
+                if limiter and ticket:
+                    limiter.settle(ticket, reserved)
                 raise
-            used = reply.total_tokens
-            self.limiter.settle(ticket, reserved if used is None else used)
+            if limiter and ticket:
+                used = reply.total_tokens
+                limiter.settle(ticket, reserved if used is None else used)
             return reply

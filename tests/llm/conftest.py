@@ -13,14 +13,14 @@ from tests.support.servers import redis_server
 
 
 @pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def llm_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with redis_server(tmp_path_factory.mktemp("llm-redis")) as url:
         yield url
 
 
 @pytest.fixture
-def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
+def redis_client(llm_redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(llm_redis_url)
     client.flushdb()
     yield client
     client.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from collections import deque
@@ -99,8 +100,11 @@ class LLMServer:
         except (ValueError, KeyError, TypeError):
             return 400, {}, b'{"error": {"message": "bad request"}}'
         prompt_tokens = math.ceil(len(content) / 4) + 4 * len(messages)
-        words = ["Context:", *content.split()[:12]]
-        answer = " ".join(words[:max_tokens])
+        # Echo the first source labels such as [84:12] a prompt offers, as an answer citing them.
+        last = str(messages[-1].get("content", "")) if messages else ""
+        labels = re.findall(r"\[[^\[\]\s]+:\d+\]", last)[:2]
+        words = ["Context:", *content.split()[:12], *labels]
+        answer = " ".join(words[-max_tokens:] if labels else words[:max_tokens])
         completion_tokens = len(answer.split())
         tokens = prompt_tokens + completion_tokens
         with self._lock:
@@ -161,6 +165,7 @@ def serve_llm(**limits: Any) -> Iterator[LLMServer]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             arrived = time.time()
+            headers: dict[str, str]
             if self.path.rstrip("/") != "/v1/chat/completions":
                 status, headers, data = 404, {}, b'{"error": "not found"}'
             else:

@@ -1,0 +1,220 @@
+"""Benchmark of the shared LLM rate limit: achieved requests per minute and limit violations.
+
+For 1, 2 and 4 worker processes (threads pool) it starts a private redis-server, the local
+OpenAI-compatible test server (which keeps its own sliding-window count and answers 429 to any
+request over the limit) and the `celery -A tasks worker -Q llm` processes, queues a backlog larger
+than the limit allows, and counts what the server accepted over whole windows.
+
+    python -m pipeline.llm_bench            # or: ragmill bench-llm
+    python -m pipeline.llm_bench --processes 1 2 4 --rpm 60 --window 10 --windows 3
+
+The window is shortened (10 s by default instead of 60 s) with proportional limits so a run takes
+seconds, not minutes; the output says so. The test server lives in tests/support/llm_server.py,
+so the benchmark runs from a source checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import click
+import redis
+from celery import Celery
+
+from pipeline.processes import Service, free_port, spawn, wait_until
+from pipeline.stack import find_executable, service_env
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """What one configuration achieved."""
+
+    processes: int
+    threads: int
+    accepted: int
+    seconds: float
+    limit_per_minute: float
+    violations: int
+    max_in_window: int
+    rpm: int
+
+    @property
+    def per_minute(self) -> float:
+        return self.accepted / self.seconds * 60 if self.seconds else 0.0
+
+    @property
+    def ratio(self) -> float:
+        return self.per_minute / self.limit_per_minute
+
+
+@contextlib.contextmanager
+def private_redis(workdir: Path) -> Iterator[str]:
+    """A throwaway redis-server on a free port."""
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    service = spawn(
+        "redis",
+        [find_executable("redis-server"), "--bind", "127.0.0.1", "--port", str(port),
+         "--dir", str(workdir), "--save", "", "--appendonly", "no"],
+        env=dict(os.environ),
+        log_path=workdir / "redis.log",
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_until(lambda: bool(redis.Redis.from_url(url).ping()), service=service,
+                   timeout=30, what="PING")
+        yield url
+    finally:
+        service.stop(grace=5)
+
+
+def client_app(redis_url: str) -> Celery:
+    """A Celery app of this process's own that sends to and pings `redis_url`'s workers."""
+    from tasks.config import celery_config
+    from tasks.settings import Settings
+
+    app = Celery("ragmill-bench")
+    app.conf.update(celery_config(Settings(redis_url=redis_url)))
+    return app
+
+
+def start_llm_workers(
+    n: int, threads: int, env: dict[str, str], log_dir: Path, app: Celery, tag: str = "llm"
+) -> list[Service]:
+    """`n` `celery -A tasks worker -Q llm --pool threads` processes, each answering ping."""
+    services = []
+    for i in range(n):
+        name = f"{tag}{i}"
+        argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", "llm",
+                "--pool", "threads", "-c", str(threads), "-n", f"{name}@%h",
+                "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+        services.append(spawn(name, argv, env=env, log_path=log_dir / f"{name}.log", cwd=ROOT))
+    for service in services:
+        wait_until(
+            lambda s=service: any(  # type: ignore[misc]
+                n.startswith(s.name + "@") for r in app.control.ping(timeout=0.5) for n in r
+            ),
+            service=service,
+            timeout=90,
+            what="celery ping",
+        )
+    return services
+
+
+def llm_env(base: dict[str, str], redis_url: str, server_url: str, **limits: Any) -> dict[str, str]:
+    """The environment of an LLM worker: its Redis, the endpoint and the limit (LLM_*)."""
+    env = dict(base)
+    env.update(REDIS_URL=redis_url, LLM_BASE_URL=server_url, LLM_MODEL="bench-model")
+    env.update({f"LLM_{k.upper()}": str(v) for k, v in limits.items()})
+    return env
+
+
+def queue_prompts(app: Celery, n: int, words: int = 40, max_tokens: int = 20) -> None:
+    """`n` distinct `ragmill.llm.complete` tasks on queue llm; prompt i says "task i"."""
+    filler = " ".join(["lorem"] * words)
+    for i in range(n):
+        app.send_task(
+            "ragmill.llm.complete", args=[f"task {i} {filler}", max_tokens], queue="llm"
+        )
+
+
+def bench_one(
+    processes: int, threads: int, rpm: int, window: float, windows: int, latency: float,
+    workdir: Path,
+) -> BenchResult:
+    from tests.support.llm_server import serve_llm
+
+    tpm = rpm * 10_000  # requests, not tokens, are what this benchmark saturates
+    with private_redis(workdir / "redis") as redis_url, serve_llm(
+        rpm=rpm, tpm=tpm, window=window, latency=latency
+    ) as server:
+        app = client_app(redis_url)
+        env = llm_env(service_env(workdir), redis_url, server.url, rpm=rpm, tpm=tpm,
+                      window_seconds=window, timeout=10, max_tokens=50)
+        workers = start_llm_workers(processes, threads, env, workdir / "logs", app)
+        try:
+            queue_prompts(app, rpm * (windows + 2))
+            deadline = time.monotonic() + window * (windows + 3) + 30
+            while not server.accepted() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            first = server.accepted()[0].at if server.accepted() else time.time()
+            span = window * windows
+            while time.time() < first + span and time.monotonic() < deadline:
+                time.sleep(0.1)
+            accepted = [s for s in server.accepted() if first <= s.at < first + span]
+            max_n, _ = server.max_in_window()
+            return BenchResult(
+                processes=processes,
+                threads=threads,
+                accepted=len(accepted),
+                seconds=span,
+                limit_per_minute=rpm / window * 60,
+                violations=len(server.violations),
+                max_in_window=max_n,
+                rpm=rpm,
+            )
+        finally:
+            for w in workers:
+                w.stop(grace=10)
+            app.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ragmill bench-llm", description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    parser.add_argument("--rpm", type=int, default=60, help="requests per window")
+    parser.add_argument("--window", type=float, default=10.0, help="window seconds (real: 60)")
+    parser.add_argument("--windows", type=int, default=3, help="windows measured per run")
+    parser.add_argument("--latency", type=float, default=0.05, help="server reply delay, s")
+    args = parser.parse_args(argv)
+    if not (ROOT / "tests" / "support" / "llm_server.py").exists():
+        print("error: the benchmark needs ragmill's source checkout "
+              "(tests/support/llm_server.py)", file=sys.stderr)
+        return 2
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    print(
+        f"LLM limit benchmark: LLM_RPM={args.rpm} per LLM_WINDOW_SECONDS={args.window:g} "
+        f"(a shortened window; the same limit per minute is {args.rpm / args.window * 60:.0f}), "
+        f"{args.windows} windows measured, {args.threads} threads per process, "
+        f"server latency {args.latency * 1000:.0f} ms"
+    )
+    print(f"{'processes':>9} {'req/min':>9} {'limit/min':>9} {'of limit':>8} "
+          f"{'max/window':>10} {'violations':>10}")
+    worst = 0
+    with TemporaryDirectory(prefix="ragmill-bench-llm-") as tmp:
+        for n in args.processes:
+            r = bench_one(n, args.threads, args.rpm, args.window, args.windows, args.latency,
+                          Path(tmp) / f"p{n}")
+            worst = max(worst, r.violations)
+            print(f"{r.processes:>9} {r.per_minute:>9.1f} {r.limit_per_minute:>9.0f} "
+                  f"{r.ratio:>7.1%} {r.max_in_window:>6}/{r.rpm:<3} {r.violations:>10}",
+                  flush=True)
+    return 1 if worst else 0
+
+
+@click.command(
+    name="bench-llm",
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_llm(args: tuple[str, ...]) -> None:
+    """Benchmark the shared LLM rate limit (see `ragmill bench-llm --help`)."""
+    sys.exit(main(list(args)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
