@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import redis
 from celery import Celery
 from redis.backoff import NoBackoff
@@ -37,6 +39,11 @@ def connect(redis_url: str, timeout: float = 5.0) -> redis.Redis:
     try:
         probe.ping()
     except redis.AuthenticationError:
+        if urlsplit(redis_url).password is None:
+            raise BrokerUnavailable(
+                f"Redis at {mask_url(redis_url)} asks for a password; put it in REDIS_URL "
+                "as redis://:PASSWORD@host:port/0"
+            ) from None
         raise BrokerUnavailable(
             f"Redis at {mask_url(redis_url)} refused the password; check REDIS_URL"
         ) from None
