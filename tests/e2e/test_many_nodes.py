@@ -119,6 +119,7 @@ def test_both_nodes_embed_batches_of_one_ingest_and_the_count_is_exact(
 
     ledger = RunLedger(redis.Redis.from_url(two_nodes.redis_url), summary["run"])
     by_node = ledger.batches_by_node()
+    print(f"embed batches per node: {by_node}; chunks {store.count()}")
     assert set(by_node) == {f"{name}@{HOST}" for name in NODES}
     assert all(n > 0 for n in by_node.values()), by_node
     # Each batch is credited to exactly one node, and every chunk came in some batch.
