@@ -18,7 +18,7 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 RUN pip install --index-url "${TORCH_INDEX_URL}" torch==2.13.0
 
 WORKDIR /app
-# Dependencies change less often than code: install the project in its own layer.
+# The project and its dependencies; docker/ comes after, so editing a start script reinstalls nothing.
 COPY pyproject.toml README.md* ./
 COPY corpus ./corpus
 COPY tasks ./tasks
@@ -27,10 +27,11 @@ RUN pip install . \
     && python -c "import torch; assert not torch.version.cuda, 'a CUDA torch replaced the CPU one'"
 
 COPY docker ./docker
+# Named volumes start as a copy of these folders, owner included, so the workers can write.
 RUN chmod +x docker/* \
     && useradd --create-home --uid 1000 ragmill \
-    && mkdir -p /data \
-    && chown ragmill:ragmill /data
+    && mkdir -p /data/cache /data/chroma \
+    && chown -R ragmill:ragmill /data
 USER ragmill
 VOLUME ["/data"]
 
