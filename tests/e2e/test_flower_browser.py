@@ -282,3 +282,28 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
     if os.environ.get("RAGMILL_DOCS_SCREENSHOTS") == "1":
         for name in ("flower-workers.png", "flower-tasks.png", "flower-task.png"):
             shutil.copy(tmp_path / name, ROOT / "docs" / name)
+
+
+def test_up_refuses_flower_beyond_loopback_without_a_login(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "FLOWER_BASIC_AUTH")}
+    done = subprocess.run(
+        [
+            RAGMILL,
+            "up",
+            "--flower-address",
+            "0.0.0.0",
+            "--flower-port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "FLOWER_BASIC_AUTH" in done.stderr and "0.0.0.0" in done.stderr
+    # It stopped before starting any service.
+    assert not (tmp_path / "data" / "stack.json").exists()
+    assert not (tmp_path / "data" / "logs").exists()
