@@ -20,6 +20,7 @@ from pipeline.processes import free_port
 from tasks.progress import RunLedger
 from tasks.store import ChunkStore
 from tests.conftest import Cluster, run_cli
+from tests.faults.report import RecordProperty
 
 pytestmark = pytest.mark.e2e
 
@@ -74,7 +75,7 @@ def write_big_one_line_file(path: Path) -> None:
 
 @pytest.mark.reliability("bad-input", "mixed bad inputs")
 def test_each_bad_input_fails_alone_with_one_line_and_the_good_books_land(
-    cluster: Cluster, collection: str, tmp_path: Path, record_property: pytest.RecordProperty
+    cluster: Cluster, collection: str, tmp_path: Path, record_property: RecordProperty
 ) -> None:
     rows: list[dict[str, str]] = []
     record_property("rows", rows)
@@ -170,7 +171,7 @@ def test_each_bad_input_fails_alone_with_one_line_and_the_good_books_land(
 
 @pytest.mark.reliability("bad-input", "a fetch task whose id is `../../etc/passwd`")
 def test_a_crafted_task_with_a_path_as_id_is_refused_by_the_worker(
-    cluster: Cluster, collection: str, record_property: pytest.RecordProperty
+    cluster: Cluster, collection: str, record_property: RecordProperty
 ) -> None:
     # The CLI never sends such an id; a message on a shared broker could.
     from tasks import app
@@ -205,7 +206,7 @@ def test_a_crafted_task_with_a_path_as_id_is_refused_by_the_worker(
 
 @pytest.mark.reliability("bad-input", "an invalid `REDIS_URL`")
 def test_an_invalid_redis_url_is_one_line_naming_it(
-    cluster: Cluster, record_property: pytest.RecordProperty
+    cluster: Cluster, record_property: RecordProperty
 ) -> None:
     bad = "http://user:hunter2@127.0.0.1:6379/0"
     done = run_cli(["ingest", "1001", "--no-progress"], cluster.env(REDIS_URL=bad), timeout=60)
@@ -218,7 +219,7 @@ def test_an_invalid_redis_url_is_one_line_naming_it(
 
 @pytest.mark.reliability("bad-input", "an unreachable broker")
 def test_an_unreachable_broker_says_how_to_start_one_instead_of_hanging(
-    cluster: Cluster, record_property: pytest.RecordProperty
+    cluster: Cluster, record_property: RecordProperty
 ) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
     started = time.monotonic()
@@ -234,7 +235,7 @@ def test_an_unreachable_broker_says_how_to_start_one_instead_of_hanging(
 
 @pytest.mark.reliability("bad-input", "`--fail-fast` with an unknown id first")
 def test_fail_fast_stops_at_the_first_failed_book(
-    cluster: Cluster, collection: str, record_property: pytest.RecordProperty
+    cluster: Cluster, collection: str, record_property: RecordProperty
 ) -> None:
     done = run_cli(
         ["ingest", "--json", "--no-progress", "--collection", collection, "--fail-fast",

@@ -24,6 +24,7 @@ from typing import Any
 import redis
 import requests
 from celery import Celery
+from redis import Redis
 
 from corpus.book import prepare_book
 from corpus.chunking import ChunkConfig
@@ -115,8 +116,8 @@ class FaultCluster:
         env.update(extra)
         return env
 
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.redis_url)
+    def client(self) -> Redis:
+        return Redis.from_url(self.redis_url)
 
     # -- Redis -------------------------------------------------------------------------------
     def start_redis(self) -> None:
@@ -246,12 +247,12 @@ class FaultCluster:
         return found
 
     def stop(self) -> None:
-        for service in self.workers.values():
-            service.stop(grace=15)
-        # Pool processes of a SIGKILLed parent belong to its session: make sure none is left.
+        # The test is over and its stores are thrown away: no warm shutdown to wait for. Each
+        # worker's process group is its parent and pool (a SIGKILLed parent's pool included).
         for service in self.workers.values():
             with suppress(ProcessLookupError, PermissionError):
                 os.killpg(service.pid, signal.SIGKILL)
+            service.process.wait(timeout=10)
         if self.chroma is not None:
             self.chroma.stop(grace=10)
         if self.redis is not None:

@@ -1,19 +1,19 @@
 """Reliability tables made from test outcomes: what CI ran is what docs/reliability.md shows.
 
-A test joins a table with ``@pytest.mark.reliability(table, case)``, where ``case`` says what was
-done, and tells what it checked and what it saw with ``record_property("checked", ...)`` and
-``record_property("observed", ...)``; a test that checks many inputs in one run records
-``record_property("rows", [{"case": ..., "checked": ..., "observed": ...}, ...])``. When the
-session ends, the rows are written in test order to ``reliability-report.md`` and
-``reliability-report.json`` under RAGMILL_REPORT_DIR (default ``build/``). Registered for the
-whole suite by ``pytest_plugins`` in tests/conftest.py.
+A test joins a table with ``@pytest.mark.reliability(table, case, order=N)``, where ``case``
+says what was done, and tells what it checked and what it saw with
+``record_property("checked", ...)`` and ``record_property("observed", ...)``. A test that checks
+many inputs in one run records ``record_property("rows", [{"case", "checked", "observed"}, ...])``
+instead. When the session ends, the rows are written, sorted by ``order``, to
+``reliability-report.md`` and ``reliability-report.json`` under RAGMILL_REPORT_DIR (default
+``build/``). Registered for the whole suite by ``pytest_plugins`` in tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ TABLES = {
     "security": "Security",
 }
 _rows: list[dict[str, Any]] = []
+# The type of pytest's `record_property` fixture.
+RecordProperty = Callable[[str, object], None]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,9 +49,10 @@ def pytest_runtest_makereport(
         return
     properties = dict(item.user_properties)
     table, case = marker.args
+    order = marker.kwargs.get("order", 0)
     # One run may check many inputs: `rows` (a list of {case, checked, observed}) gives each its
     # own row, all with the test's outcome.
-    rows = properties.get("rows") or [properties | {"case": case}]
+    rows: list[dict[str, Any]] = properties.get("rows") or [properties | {"case": case}]  # type: ignore[assignment]
     for row in rows:
         _rows.append(
             {
@@ -60,6 +63,7 @@ def pytest_runtest_makereport(
                 "outcome": report.outcome,
                 "seconds": round(report.duration, 1),
                 "test": item.nodeid,
+                "order": order,
             }
         )
 
@@ -67,6 +71,8 @@ def pytest_runtest_makereport(
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if not _rows:
         return
+    # `order=` on the marker puts rows in the order a reader expects, not pytest's file order.
+    _rows.sort(key=lambda row: row["order"])
     folder = Path(os.environ.get("RAGMILL_REPORT_DIR") or session.config.rootpath / "build")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "reliability-report.json").write_text(json.dumps(_rows, indent=2) + "\n")

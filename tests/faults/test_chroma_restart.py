@@ -9,6 +9,7 @@ import pytest
 
 from tests.faults.cluster import FaultCluster, start_ingest
 from tests.faults.conftest import BOOKS, COLLECTION, current_run, exact, summary, wait_batches
+from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]
 
@@ -16,10 +17,10 @@ OUTAGE_SECONDS = 4
 
 
 @pytest.mark.reliability(
-    "fault", f"Chroma server stopped mid-ingest for {OUTAGE_SECONDS} s, then started"
+    "fault", f"Chroma server stopped mid-ingest for {OUTAGE_SECONDS} s, then started", order=5
 )
 def test_batches_that_failed_to_store_are_retried(
-    private_cluster: FaultCluster, expected: set[str], record_property: pytest.RecordProperty
+    private_cluster: FaultCluster, expected: set[str], record_property: RecordProperty
 ) -> None:
     cluster = private_cluster
     cluster.start_standard_workers()

@@ -17,13 +17,16 @@ from tests.faults.conftest import (
     summary,
     wait_batches,
 )
+from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]
 
 
-@pytest.mark.reliability("fault", "`kill -9` of a busy embed pool process mid-ingest")
+@pytest.mark.reliability(
+    "fault", "`kill -9` of a busy embed pool process mid-ingest", order=1
+)
 def test_a_killed_embed_process_loses_no_batch(
-    private_cluster: FaultCluster, expected: set[str], record_property: pytest.RecordProperty
+    private_cluster: FaultCluster, expected: set[str], record_property: RecordProperty
 ) -> None:
     cluster = private_cluster
     cluster.start_standard_workers()

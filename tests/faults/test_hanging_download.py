@@ -11,6 +11,7 @@ import pytest
 
 from tests.faults.cluster import FaultCluster, expected_ids, run_ingest
 from tests.faults.conftest import BOOKS, COLLECTION, exact, summary
+from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]
 
@@ -57,10 +58,10 @@ def silent_server() -> Iterator[Silent]:
 
 
 @pytest.mark.reliability(
-    "fault", "a download that hangs: the server accepts the connection and never answers"
+    "fault", "a download that hangs: the server accepts the connection and never answers", order=6
 )
 def test_a_hanging_download_is_bounded_retried_and_reported(
-    private_cluster: FaultCluster, record_property: pytest.RecordProperty
+    private_cluster: FaultCluster, record_property: RecordProperty
 ) -> None:
     cluster = private_cluster
     cluster.start_standard_workers(
@@ -81,6 +82,7 @@ def test_a_hanging_download_is_bounded_retried_and_reported(
     stored = exact(cluster, expected)
     failed_lines = [line for line in done.stderr.splitlines() if "failed" in line and url in line]
     assert len(failed_lines) == 1
+    assert not cluster.leaked_secret(done.stdout, done.stderr)
     record_property(
         "checked",
         f"read timeout {READ_TIMEOUT} s, {RETRIES} retries: exit 1; the URL tried "

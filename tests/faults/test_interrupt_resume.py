@@ -19,6 +19,7 @@ from tests.faults.conftest import (
     summary,
     wait_batches,
 )
+from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]
 
@@ -34,10 +35,10 @@ def status(cluster: FaultCluster, run: str) -> dict[str, object]:
 
 
 @pytest.mark.reliability(
-    "fault", "Ctrl-C (SIGINT) of `ragmill ingest` mid-run, then the same command again"
+    "fault", "Ctrl-C (SIGINT) of `ragmill ingest` mid-run, then the same command again", order=3
 )
 def test_an_interrupted_ingest_resumes_without_embedding_anything_twice(
-    private_cluster: FaultCluster, expected: set[str], record_property: pytest.RecordProperty
+    private_cluster: FaultCluster, expected: set[str], record_property: RecordProperty
 ) -> None:
     cluster = private_cluster
     cluster.start_standard_workers()

@@ -8,6 +8,7 @@ import pytest
 
 from tests.faults.cluster import FaultCluster, run_ingest, start_ingest
 from tests.faults.conftest import BOOKS, COLLECTION, current_run, exact, summary, wait_batches
+from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]
 
@@ -15,10 +16,12 @@ OUTAGE_SECONDS = 4
 
 
 @pytest.mark.reliability(
-    "fault", f"redis-server (appendonly) stopped mid-ingest for {OUTAGE_SECONDS} s, then started"
+    "fault",
+    f"redis-server (appendonly) stopped mid-ingest for {OUTAGE_SECONDS} s, then started",
+    order=4,
 )
 def test_workers_and_client_ride_out_a_redis_restart(
-    private_cluster: FaultCluster, expected: set[str], record_property: pytest.RecordProperty
+    private_cluster: FaultCluster, expected: set[str], record_property: RecordProperty
 ) -> None:
     cluster = private_cluster
     cluster.start_standard_workers()

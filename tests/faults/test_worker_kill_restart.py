@@ -8,15 +8,18 @@ import pytest
 
 from tests.faults.cluster import VISIBILITY_TIMEOUT, FaultCluster, start_ingest
 from tests.faults.conftest import BOOKS, COLLECTION, current_run, exact, summary, wait_batches
+from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]
 
 
 @pytest.mark.reliability(
-    "fault", "`kill -9` of a whole embed worker (parent and pool) mid-ingest, then a restart"
+    "fault",
+    "`kill -9` of a whole embed worker (parent and pool) mid-ingest, then a restart",
+    order=2,
 )
 def test_a_killed_and_restarted_worker_finishes_the_ingest(
-    private_cluster: FaultCluster, expected: set[str], record_property: pytest.RecordProperty
+    private_cluster: FaultCluster, expected: set[str], record_property: RecordProperty
 ) -> None:
     cluster = private_cluster
     cluster.start_standard_workers()

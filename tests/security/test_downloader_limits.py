@@ -10,6 +10,7 @@ import pytest
 from corpus.download import DownloadConfig, Downloader
 from corpus.errors import CorpusError, SourceError
 from tests.corpus.gutenberg_mirror import OVERSIZE, serve
+from tests.faults.report import RecordProperty
 
 
 def refusal(call: object) -> str:
@@ -23,7 +24,7 @@ def refusal(call: object) -> str:
 
 @pytest.mark.reliability("security", "downloader limits against a misbehaving server")
 def test_the_downloader_refuses_what_it_must(
-    tmp_path: Path, record_property: pytest.RecordProperty
+    tmp_path: Path, record_property: RecordProperty
 ) -> None:
     rows: list[dict[str, str]] = []
     record_property("rows", rows)

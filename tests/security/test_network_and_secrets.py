@@ -11,6 +11,7 @@ import pytest
 from pipeline.stack import LocalStack, StackPlan
 from tests.conftest import run_cli
 from tests.faults.cluster import FaultCluster
+from tests.faults.report import RecordProperty
 from tests.support.mirror import Mirror
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +42,7 @@ def listening(port: int) -> set[str]:
 
 @pytest.mark.reliability("security", "the local stack's Redis and Chroma servers start")
 def test_the_local_stack_listens_on_loopback_only(
-    tmp_path: Path, record_property: pytest.RecordProperty
+    tmp_path: Path, record_property: RecordProperty
 ) -> None:
     with LocalStack(tmp_path / "data", StackPlan(workers=False)) as info:
         ports = {
@@ -70,7 +71,7 @@ def password_redis(tmp_path: Path) -> Iterator[FaultCluster]:
 
 @pytest.mark.reliability("security", "`REDIS_URL` with a password, right and wrong")
 def test_a_password_in_redis_url_works_and_is_masked_when_wrong(
-    password_redis: FaultCluster, record_property: pytest.RecordProperty
+    password_redis: FaultCluster, record_property: RecordProperty
 ) -> None:
     cluster = password_redis
     good = run_cli(["status", "--json"], cluster.env(), timeout=60)

@@ -12,6 +12,7 @@ from kombu import Connection, Exchange, Producer
 from tasks.config import celery_config
 from tasks.settings import Settings
 from tests.conftest import Cluster
+from tests.faults.report import RecordProperty
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +36,7 @@ def test_every_serializer_setting_is_json_only() -> None:
 
 @pytest.mark.reliability("security", "a pickled task message published to the io queue")
 def test_a_pickled_message_is_rejected_and_not_unpickled(
-    cluster: Cluster, tmp_path: Path, record_property: pytest.RecordProperty
+    cluster: Cluster, tmp_path: Path, record_property: RecordProperty
 ) -> None:
     marker = tmp_path / "unpickled"
     body = pickle.dumps(((_TouchOnLoad(marker),), {}, {}))
