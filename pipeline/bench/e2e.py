@@ -68,6 +68,23 @@ def bench_stack(
         yield stack, info
     finally:
         stack.stop()
+        release_broker()
+
+
+def release_broker() -> None:
+    """Drop the Celery app's pooled connections to a stopped stack's Redis.
+
+    The app caches its broker connection pool and producer pool; the next stack has another
+    port, and pings or sends through the old pool would go to a Redis that is gone.
+    """
+    from tasks import app
+
+    pool = app._pool
+    if pool is not None:
+        with contextlib.suppress(Exception):
+            pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 def run_pipeline(

@@ -1,0 +1,113 @@
+"""`ragmill bench` through real processes: its own redis-server, Chroma, workers and mirror.
+
+A tiny run (100 chunks, 1 and 2 embed processes) checks that every part of the table is produced
+with sane fields. Timings are printed by the bench, never asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]:
+
+    out = tmp_path_factory.mktemp("bench")
+    result = run_cli(
+        [
+            "bench",
+            "--chunks",
+            "100",
+            "--backends",
+            "torch,onnx",
+            "--max-procs",
+            "2",
+            "--batch-sizes",
+            "32",
+            "--no-pool",
+            "--out",
+            str(out),
+        ],
+        dict(os.environ),
+        timeout=600,
+    )
+    assert result.code == 0, result.stderr[-3000:]
+    return (
+        json.loads((out / "bench.json").read_text()),
+        (out / "bench.md").read_text(),
+        result.stdout,
+    )
+
+
+def test_table_has_every_part(bench_run: tuple[dict, str, str]) -> None:
+    data, _, _ = bench_run
+    runs = [r["run"] for r in data["rows"]]
+    assert runs == [
+        "limit: bare encode",
+        "limit: bare encode",
+        "baseline: ST defaults",
+        "ragmill end to end, 100 chunks",
+        "ragmill scaling, 2 embed proc",
+        "ragmill scaling, 1 embed proc",
+    ]
+    assert [r["backend"] for r in data["rows"][:2]] == ["torch", "onnx"]
+    for row in data["rows"]:
+        assert row["chunks"] == 100
+        assert row["chunks_per_second"] > 0
+        assert row["seconds"] > 0
+        assert row["rss_mb"] > 50, row
+        assert row["vs_limit"] > 0
+        assert row["vs_baseline"] > 0
+    e2e = [r for r in data["rows"] if r["run"].startswith("ragmill")]
+    assert {r["backend"] for r in e2e} == {"onnx"}
+    assert [r["processes"] for r in e2e] == [2, 2, 1]
+    for row in e2e:
+        assert row["threads"] == 1
+        assert row["redis_peak_mb"] > 0.1
+    limits = {r["backend"]: r for r in data["rows"] if r["run"].startswith("limit")}
+    assert limits["onnx"]["vs_limit"] == 1.0
+    assert "scaling efficiency 1 -> 2 procs" in data["summary"]
+
+
+def test_quality_and_batch_sizes_are_measured(bench_run: tuple[dict, str, str]) -> None:
+    data, _, _ = bench_run
+    (onnx,) = data["quality"]
+    assert onnx["backend"] == "onnx"
+    assert onnx["cosine_min"] >= 0.999
+    assert onnx["recall_at_5"] >= 0.9
+    sizes = [(b["batch_size"], b["order"]) for b in data["batch_sizes"]]
+    assert sizes == [(32, "tokens"), (32, "characters")]
+    assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"]
+    assert data["model_cache"]["onnx_export"]
+
+
+def test_markdown_and_printed_table_agree(bench_run: tuple[dict, str, str]) -> None:
+    data, md, stdout = bench_run
+    assert "| run | backend | procs x threads | chunks | seconds | chunks/s |" in md
+    for row in data["rows"]:
+        assert f"| {row['run']} | {row['backend']} |" in md
+        assert row["run"] in stdout
+    assert "ragmill bench --chunks 100" in md
+
+
+def test_bad_options_fail_with_one_line(tmp_path: Path) -> None:
+
+    bad_backend = run_cli(["bench", "--backends", "torch,tf"], dict(os.environ), timeout=60)
+    assert bad_backend.code == 2
+    assert "choose from torch, onnx, onnx-int8" in bad_backend.stderr
+    no_corpus = run_cli(
+        ["bench", "--chunks", "20", "--corpus", str(tmp_path), "--out", str(tmp_path)],
+        dict(os.environ),
+        timeout=60,
+    )
+    assert no_corpus.code == 1
+    assert "no catalog.csv" in no_corpus.stderr
+    assert len(no_corpus.stderr.strip().splitlines()) == 1
