@@ -43,11 +43,14 @@ class BenchResult:
     processes: int
     threads: int
     accepted: int
+    tokens: int
     seconds: float
     limit_per_minute: float
     violations: int
     max_in_window: int
     rpm: int
+    tpm: int
+    window: float
 
     @property
     def per_minute(self) -> float:
@@ -56,6 +59,11 @@ class BenchResult:
     @property
     def ratio(self) -> float:
         return self.per_minute / self.limit_per_minute
+
+    @property
+    def token_ratio(self) -> float:
+        """Tokens accepted per window over LLM_TPM."""
+        return self.tokens / (self.seconds / self.window) / self.tpm
 
 
 @contextlib.contextmanager
@@ -130,12 +138,11 @@ def queue_prompts(app: Celery, n: int, words: int = 40, max_tokens: int = 20) ->
 
 
 def bench_one(
-    processes: int, threads: int, rpm: int, window: float, windows: int, latency: float,
-    workdir: Path,
+    processes: int, threads: int, rpm: int, tpm: int, window: float, windows: int,
+    latency: float, workdir: Path,
 ) -> BenchResult:
     from tests.support.llm_server import serve_llm
 
-    tpm = rpm * 10_000  # requests, not tokens, are what this benchmark saturates
     with private_redis(workdir / "redis") as redis_url, serve_llm(
         rpm=rpm, tpm=tpm, window=window, latency=latency
     ) as server:
@@ -158,11 +165,14 @@ def bench_one(
                 processes=processes,
                 threads=threads,
                 accepted=len(accepted),
+                tokens=sum(s.tokens for s in accepted),
                 seconds=span,
                 limit_per_minute=rpm / window * 60,
                 violations=len(server.violations),
                 max_in_window=max_n,
                 rpm=rpm,
+                tpm=tpm,
+                window=window,
             )
         finally:
             for w in workers:
@@ -175,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
     parser.add_argument("--rpm", type=int, default=60, help="requests per window")
+    parser.add_argument("--tpm", type=int, default=0,
+                        help="tokens per window (default: so many that requests bind)")
     parser.add_argument("--window", type=float, default=10.0, help="window seconds (real: 60)")
     parser.add_argument("--windows", type=int, default=3, help="windows measured per run")
     parser.add_argument("--latency", type=float, default=0.05, help="server reply delay, s")
@@ -185,22 +197,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
+    tpm = args.tpm or args.rpm * 10_000
+    short = (
+        f"a shortened window: {args.rpm / args.window * 60:.0f} requests per minute"
+        if args.window != 60
+        else "the real one-minute window"
+    )
     print(
-        f"LLM limit benchmark: LLM_RPM={args.rpm} per LLM_WINDOW_SECONDS={args.window:g} "
-        f"(a shortened window; the same limit per minute is {args.rpm / args.window * 60:.0f}), "
-        f"{args.windows} windows measured, {args.threads} threads per process, "
-        f"server latency {args.latency * 1000:.0f} ms"
+        f"LLM limit benchmark: LLM_RPM={args.rpm}, LLM_TPM={tpm} per "
+        f"LLM_WINDOW_SECONDS={args.window:g} ({short}); {args.windows} windows measured, "
+        f"{args.threads} threads per process, server latency {args.latency * 1000:.0f} ms"
     )
     print(f"{'processes':>9} {'req/min':>9} {'limit/min':>9} {'of limit':>8} "
-          f"{'max/window':>10} {'violations':>10}")
+          f"{'max/window':>10} {'tokens of limit':>15} {'violations':>10}")
     worst = 0
     with TemporaryDirectory(prefix="ragmill-bench-llm-") as tmp:
         for n in args.processes:
-            r = bench_one(n, args.threads, args.rpm, args.window, args.windows, args.latency,
-                          Path(tmp) / f"p{n}")
+            r = bench_one(n, args.threads, args.rpm, tpm, args.window, args.windows,
+                          args.latency, Path(tmp) / f"p{n}")
             worst = max(worst, r.violations)
             print(f"{r.processes:>9} {r.per_minute:>9.1f} {r.limit_per_minute:>9.0f} "
-                  f"{r.ratio:>7.1%} {r.max_in_window:>6}/{r.rpm:<3} {r.violations:>10}",
+                  f"{r.ratio:>7.1%} {r.max_in_window:>6}/{r.rpm:<3} {r.token_ratio:>15.1%} "
+                  f"{r.violations:>10}",
                   flush=True)
     return 1 if worst else 0
 

@@ -5,10 +5,10 @@ until the limiter says (each sleep short, see RedisLimiter.acquire) while its me
 unacknowledged; with prefetch 1 on a threads pool that holds one message per thread, not a pile.
 `self.retry(countdown=...)` would instead park ETA copies of waiting tasks in worker memory,
 and all of them would wake together. A contextualize task that has waited through its budget
-(LLM_TASK_BUDGET_SECONDS, well under the broker's visibility timeout, which would otherwise
-deliver the message a second time) sends its batch again as a fresh message at the back of the
-queue, with no ETA; the contexts it already has are in the run ledger, so no chunk is asked for
-twice and the batch is embedded once it is complete.
+(LLM_TASK_BUDGET_SECONDS, and never more than half the broker's visibility timeout, past which
+Redis would deliver the unacknowledged message a second time) sends its batch again as a fresh
+message at the back of the queue, with no ETA; the contexts it already has are in the run
+ledger, so no chunk is asked for twice and the batch is embedded once it is complete.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def contextualize_batch(
     """Write a context for each chunk of an embed batch, then send the batch to be embedded."""
     settings = engine.llm_settings()
     ledger = RunLedger(resources.redis_client(), run_id)
-    deadline = time.monotonic() + settings.task_budget_seconds
+    budget = min(settings.task_budget_seconds, resources.settings().visibility_timeout / 2)
+    deadline = time.monotonic() + budget
     known = ledger.contexts([c["id"] for c in chunks])
     failed: list[str] = []
     for i, chunk in enumerate(chunks):
@@ -85,6 +86,8 @@ def contextualize_batch(
         previous = chunks[i - 1]["text"] if i else before
         messages = context_messages(book, chunk["text"], int(chunk["position"]), previous)
         try:
+            if time.monotonic() > deadline:
+                raise AdmissionTimeout("this task's budget is spent", 0.0)
             reply = engine.caller().chat(messages, deadline=deadline)
         except AdmissionTimeout:
             # Out of budget: hand the rest to a fresh message (no ETA) and free this thread.

@@ -8,6 +8,8 @@ one real redis-server and call the local test server, which counts requests per 
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 from collections import Counter
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from pipeline.llm_bench import client_app, llm_env, queue_prompts, start_llm_workers
 from pipeline.processes import Service
@@ -98,3 +101,42 @@ def test_a_429_makes_every_worker_wait_for_its_retry_after(
     assert not [d for d in after if 0.3 < d < 1.95]
     assert min(d for d in after if d >= 0.3) < 3.0  # and then they resume promptly
     assert server.violations == []
+
+
+def test_a_batch_that_waits_past_its_budget_is_requeued_and_each_chunk_asked_once(
+    llm_redis_url: str, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    """LLM_TASK_BUDGET_SECONDS=1 with room for 4 requests per 5 s window: a batch of 10 chunks
+    must hand itself on (a fresh message, no ETA) at least twice before it is complete."""
+    with serve_llm() as server:
+        app = client_app(llm_redis_url)
+        env = llm_env(service_env(tmp_path), llm_redis_url, server.url, rpm=4, tpm=100_000,
+                      window_seconds=WINDOW, timeout=0.8, max_tokens=20,
+                      task_budget_seconds=1)
+        workers = start_llm_workers(1, 2, env, tmp_path / "logs", app, tag="budget")
+        try:
+            chunks = [{"id": f"b:{i:05d}:x", "position": i, "text": f"chunk {i} of the book",
+                       "tokens": 6} for i in range(10)]
+            book = {"book_id": "b", "title": "A Book", "author": "An Author",
+                    "language": "en", "source": "b"}
+            app.send_task("ragmill.llm.contextualize_batch",
+                          args=["run-budget", "coll", book, 0, chunks, ""], queue="llm")
+            deadline = time.monotonic() + 40
+            while redis_client.llen("embed") == 0 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1.0)  # a second embed message, if any, would follow at once
+        finally:
+            for w in workers:
+                w.stop(grace=10)
+            app.close()
+    passage = re.compile(r"<passage>\nchunk (\d+) of")
+    asked = Counter(passage.findall(s.content)[0] for s in server.accepted())
+    assert sorted(asked.values()) == [1] * 10
+    messages = redis_client.lrange("embed", 0, -1)
+    assert len(messages) == 1
+    body = json.loads(base64.b64decode(json.loads(messages[0])["body"]))
+    sent = body[0][4]
+    assert [c["id"] for c in sent] == [c["id"] for c in chunks]
+    assert all(c["context"].startswith("Context:") for c in sent)
+    log = (tmp_path / "logs" / "budget0.log").read_text()
+    assert log.count("'requeued': True") >= 2
