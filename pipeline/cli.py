@@ -175,7 +175,8 @@ def run_ingest(
     if settings.redis_url is None and running_stack(settings.data_dir) is None:
         console.print(
             f"Starting a private stack under {settings.data_dir} "
-            f"(redis-server, Chroma, io and {stack_plan.embed_concurrency} embed workers)…"
+            f"(redis-server, Chroma, io and {stack_plan.embed_concurrency} embed workers"
+            f"{', an llm worker' if stack_plan.llm_threads else ''})…"
         )
     with stack_errors(), cluster(settings.data_dir, settings.redis_url, stack_plan) as info:
         redis_url = settings.redis_url or (info.redis_url if info else None)
