@@ -7,23 +7,27 @@ count must still be exact, and no process may open a Chroma directory of its own
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from celery import Celery
 
 from corpus.book import prepare_book
 from corpus.chunking import ChunkConfig
 from corpus.tokens import load_tokenizer, model_window
-from pipeline.processes import Service
+from pipeline.processes import Service, spawn, wait_until
 from pipeline.stack import service_env
-from tasks.settings import default_model
+from tasks.config import celery_config
+from tasks.settings import Settings, default_model
 from tasks.store import ChunkStore
 from tests.conftest import run_cli
 from tests.support.mirror import Mirror
-from tests.support.servers import chroma_server, redis_server, start_worker
+from tests.support.servers import chroma_server, redis_server
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +57,45 @@ class ServerCluster:
             GUTENBERG_MIRROR=self.mirror.url,
         )
         return env
+
+
+@contextmanager
+def control(redis_url: str) -> Iterator[Celery]:
+    """A Celery client of this test's own for `redis_url`.
+
+    The shared `tasks.app` keeps using the first broker it connected to in this pytest process,
+    so a test with its own Redis must not ask its workers through it.
+    """
+    client = Celery("probe", set_as_current=False)
+    client.conf.update(celery_config(Settings(redis_url=redis_url)))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def nodes_answering(redis_url: str) -> set[str]:
+    with control(redis_url) as client:
+        return {name for reply in client.control.ping(timeout=1.0) for name in reply}
+
+
+def start_worker(
+    name: str, queue: str, env: dict[str, str], log_dir: Path, *, pool: str, concurrency: int
+) -> Service:
+    """A real `celery -A tasks worker` process, returned once it answers ping."""
+    argv = [
+        sys.executable,
+        *f"-m celery -A tasks worker -Q {queue} --pool {pool} -c {concurrency}".split(),
+        *["-n", f"{name}@%h", "--loglevel", "INFO"],
+    ]
+    service = spawn(name, argv, env=env, log_path=log_dir / f"{name}.log")
+    wait_until(
+        lambda: any(n.startswith(f"{name}@") for n in nodes_answering(env["REDIS_URL"])),
+        service=service,
+        timeout=90,
+        what="celery ping",
+    )
+    return service
 
 
 @pytest.fixture(scope="module")

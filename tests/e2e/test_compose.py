@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,11 @@ import pytest
 import redis
 import requests
 import yaml
+from celery import Celery
 
 from pipeline.processes import Service, free_port, spawn, wait_until
+from tasks.config import celery_config
+from tasks.settings import Settings
 from tasks.store import ChunkStore
 from tests.support.mirror import Mirror, publish_synthetic_books, serve_mirror
 
@@ -282,20 +286,37 @@ def broker_url(stack: Outside) -> str:
     return stack.env("worker-io")["REDIS_URL"]
 
 
+@contextmanager
+def control(redis_url: str) -> Iterator[Celery]:
+    """A Celery client of this test's own for `redis_url`.
+
+    The shared `tasks.app` keeps using the first broker it connected to in this pytest process,
+    so a test with its own Redis must not ask its workers through it.
+    """
+    client = Celery("probe", set_as_current=False)
+    client.conf.update(celery_config(Settings(redis_url=redis_url)))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def nodes_answering(redis_url: str) -> set[str]:
+    with control(redis_url) as client:
+        return {name for reply in client.control.ping(timeout=1.0) for name in reply}
+
+
 @pytest.fixture(scope="module")
 def workers(outside: Outside) -> str:
     """Start the three worker services; return this host's name, as in their node names."""
-    from tasks import app
-
     for name in WORKERS:
         outside.start(name)
-    app.conf.broker_url = broker_url(outside)
     host = os.uname().nodename
     expected = {f"{n.removeprefix('worker-')}@{host}" for n in WORKERS}
     seen: set[str] = set()
 
     def all_answer() -> bool:
-        seen.update(name for reply in app.control.ping(timeout=1.0) for name in reply)
+        seen.update(nodes_answering(broker_url(outside)))
         return expected <= seen
 
     wait_until(
@@ -337,17 +358,14 @@ def test_chroma_command_serves_and_passes_its_healthcheck(outside: Outside) -> N
 def test_worker_commands_serve_their_queues_and_pass_their_healthchecks(
     outside: Outside, workers: str
 ) -> None:
-    from tasks import app
-
     host = workers
-    queues = {
-        worker: {q["name"] for q in qs}
-        for worker, qs in (app.control.inspect(timeout=2.0).active_queues() or {}).items()
-    }
+    with control(broker_url(outside)) as client:
+        active = client.control.inspect(timeout=2.0).active_queues() or {}
+        stats = client.control.inspect(timeout=2.0).stats() or {}
+    queues = {worker: {q["name"] for q in qs} for worker, qs in active.items()}
     assert queues[f"io@{host}"] == {"io"}
     assert queues[f"embed@{host}"] == {"embed"}
     assert queues[f"llm@{host}"] == {"llm"}
-    stats = app.control.inspect(timeout=2.0).stats() or {}
     assert stats[f"embed@{host}"]["pool"]["max-concurrency"] == os.cpu_count()
     assert stats[f"io@{host}"]["pool"]["implementation"].endswith("thread:TaskPool")
     assert stats[f"llm@{host}"]["pool"]["implementation"].endswith("thread:TaskPool")

@@ -10,19 +10,23 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 
 from pipeline.processes import Service, spawn, wait_until
 from pipeline.stack import service_env
+from tasks.config import celery_config
 from tasks.progress import RunLedger
+from tasks.settings import Settings
 from tasks.store import ChunkStore
 from tests.conftest import run_cli
 from tests.support.mirror import Mirror
-from tests.support.servers import chroma_server, redis_server, start_worker
+from tests.support.servers import chroma_server, redis_server
 
 pytestmark = pytest.mark.e2e
 
@@ -42,6 +46,45 @@ class TwoNodes:
     root: Path
     mirror: Mirror
     books: dict[str, bytes]
+
+
+@contextmanager
+def control(redis_url: str) -> Iterator[Celery]:
+    """A Celery client of this test's own for `redis_url`.
+
+    The shared `tasks.app` keeps using the first broker it connected to in this pytest process,
+    so a test with its own Redis must not ask its workers through it.
+    """
+    client = Celery("probe", set_as_current=False)
+    client.conf.update(celery_config(Settings(redis_url=redis_url)))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def nodes_answering(redis_url: str) -> set[str]:
+    with control(redis_url) as client:
+        return {name for reply in client.control.ping(timeout=1.0) for name in reply}
+
+
+def start_worker(
+    name: str, queue: str, env: dict[str, str], log_dir: Path, *, pool: str, concurrency: int
+) -> Service:
+    """A real `celery -A tasks worker` process, returned once it answers ping."""
+    argv = [
+        sys.executable,
+        *f"-m celery -A tasks worker -Q {queue} --pool {pool} -c {concurrency}".split(),
+        *["-n", f"{name}@%h", "--loglevel", "INFO"],
+    ]
+    service = spawn(name, argv, env=env, log_path=log_dir / f"{name}.log")
+    wait_until(
+        lambda: any(n.startswith(f"{name}@") for n in nodes_answering(env["REDIS_URL"])),
+        service=service,
+        timeout=90,
+        what="celery ping",
+    )
+    return service
 
 
 def start_node(name: str, settings: dict[str, str], shared: dict[str, str], root: Path) -> Service:
@@ -73,16 +116,15 @@ def two_nodes(
         io_env = {**service_env(root / "io"), **shared, "RAGMILL_BATCH_CHUNKS": "4"}
         started: list[Service] = []
         try:
-            started.append(start_worker("nodes-io", "io", io_env, root / "logs", pool="threads"))
+            started.append(
+                start_worker("nodes-io", "io", io_env, root / "logs", pool="threads", concurrency=4)
+            )
             for name, settings in NODES.items():
                 (root / name).mkdir()
                 started.append(start_node(name, settings, shared, root))
-            from tasks import app
-
-            app.conf.broker_url = redis_url
             wanted = {f"{name}@{HOST}" for name in NODES}
             wait_until(
-                lambda: wanted <= {n for reply in app.control.ping(timeout=1.0) for n in reply},
+                lambda: wanted <= nodes_answering(redis_url),
                 service=started[-1],
                 timeout=90,
                 what="celery ping from both embed nodes",
@@ -96,8 +138,6 @@ def two_nodes(
 def test_both_nodes_embed_batches_of_one_ingest_and_the_count_is_exact(
     two_nodes: TwoNodes,
 ) -> None:
-    from tasks import app
-
     collection = "two_nodes"
     env = service_env(two_nodes.root / "client")
     env.update(
@@ -127,6 +167,7 @@ def test_both_nodes_embed_batches_of_one_ingest_and_the_count_is_exact(
     assert ledger.snapshot().chunks_stored == store.count()
 
     # The nodes' own counters agree: each ran at least the batches the ledger credits it with.
-    stats = app.control.inspect(timeout=2.0).stats() or {}
+    with control(two_nodes.redis_url) as client:
+        stats = client.control.inspect(timeout=2.0).stats() or {}
     for node, batches in by_node.items():
         assert stats[node]["total"].get("ragmill.embed_batch", 0) >= batches, node
