@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -127,18 +126,20 @@ def test_chunking_is_deterministic(tokenizer: Tokenizer) -> None:
     assert first == chunk_text(text, book_id="b", tokenizer=tokenizer, config=SMALL)
 
 
-def test_a_one_megabyte_book_chunks_in_well_under_a_second(tokenizer: Tokenizer) -> None:
-    """One encode_batch over all units, one over the chunks.
+def test_a_one_megabyte_book_chunks_whole_within_the_window(tokenizer: Tokenizer) -> None:
+    """Chunking counts tokens with one encode_batch over all units and one over the chunks.
 
-    Measured about 0.4 s for 1 MB of Moby Dick on the 2-core dev machine.
+    Speed is measured by `ragmill bench`, not here: about 0.4 s for 1 MB of Moby Dick on a
+    2-core machine.
     """
     paragraph = (
         "The whale rose slowly from the deep, and the men, who had waited for hours, cheered. " * 6
     )
     text = "\n\n".join(paragraph for _ in range(2000))[: 2**20]
-    started = time.perf_counter()
-    chunk_text(text, book_id="b", tokenizer=tokenizer, config=ChunkConfig())
-    assert time.perf_counter() - started < 1.5  # slack for a loaded CI machine
+    chunks = chunk_text(text, book_id="b", tokenizer=tokenizer, config=ChunkConfig())
+    assert len(chunks) > 1000
+    assert all(c.n_tokens <= ChunkConfig().window for c in chunks)
+    assert [c.position for c in chunks] == list(range(len(chunks)))
 
 
 PROPERTY = settings(
