@@ -156,12 +156,10 @@ class Outside:
     books: list[str]
     services: dict[str, Service] = field(default_factory=dict)
 
-    def argv(self, name: str, *, entrypoint: bool = True) -> list[str]:
+    def argv(self, name: str) -> list[str]:
+        """The service's entrypoint + command, as the container would run them."""
         service = self.config["services"][name]
-        words = [
-            *(service.get("entrypoint") or [] if entrypoint else []),
-            *service.get("command", []),
-        ]
+        words = [*(service.get("entrypoint") or []), *service.get("command", [])]
         return [local_path(w) for w in words]
 
     def env(self, name: str) -> dict[str, str]:
