@@ -20,7 +20,7 @@ import redis
 from corpus.sources import Source
 from pipeline.bench.corpus import CorpusSet
 from pipeline.bench.probe import rss_mb
-from pipeline.broker import bind_app, connect
+from pipeline.broker import client_app, connect
 from pipeline.ingest import Plan, Submission
 from pipeline.stack import LocalStack, StackInfo, StackPlan
 from tasks.settings import Settings
@@ -68,23 +68,6 @@ def bench_stack(
         yield stack, info
     finally:
         stack.stop()
-        release_broker()
-
-
-def release_broker() -> None:
-    """Drop the Celery app's pooled connections to a stopped stack's Redis.
-
-    The app caches its broker connection pool and producer pool; the next stack has another
-    port, and pings or sends through the old pool would go to a Redis that is gone.
-    """
-    from tasks import app
-
-    pool = app._pool
-    if pool is not None:
-        with contextlib.suppress(Exception):
-            pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 def run_pipeline(
@@ -96,9 +79,7 @@ def run_pipeline(
     collection: str,
 ) -> RunResult:
     """Ingest `corpus` into a new collection through the stack and measure it."""
-    from tasks import app
-
-    bind_app(app, info.redis_url)
+    app = client_app(info.redis_url)
     client = connect(info.redis_url)
     settings = settings.with_changes(collection=collection, redis_url=info.redis_url)
     sources = [Source("gutenberg", b.served_id, b.served_id) for b in corpus.books]

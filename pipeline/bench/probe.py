@@ -41,12 +41,24 @@ def _status_kb(pid: int | str, key: str) -> float:
     return 0.0
 
 
-def _timed(encode: Any, texts: list[str]) -> tuple[np.ndarray, float]:
+def _timed(encode: Any, texts: list[str], barrier: str | None = None) -> tuple[np.ndarray, float]:
     # A short warm-up first: the first batches pay for lazy allocations and kernel choices.
     encode(texts[: min(len(texts), 16)])
+    if barrier:
+        _wait_for_go(Path(barrier))
     started = time.perf_counter()
     vectors = np.asarray(encode(texts), dtype=np.float32)
     return vectors, time.perf_counter() - started
+
+
+def _wait_for_go(barrier: Path) -> None:
+    """Say this process is ready, then wait until every sibling is: all start encoding at once."""
+    (barrier / f"ready-{os.getpid()}").touch()
+    deadline = time.monotonic() + 600
+    while not (barrier / "go").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{barrier}: no go signal within 600 s")
+        time.sleep(0.01)
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +81,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         if mode == "sweep":
             result["sweep"] = _sweep(embedder, texts, [int(b) for b in spec["batch_sizes"]])
         else:
-            vectors, seconds = _timed(embedder.encode, texts)
+            vectors, seconds = _timed(embedder.encode, texts, spec.get("barrier"))
             query_vectors = embedder.encode(queries) if queries else None
             result.update(_rates(seconds, len(texts)), threads=threads)
             _save(spec, vectors, query_vectors)

@@ -120,19 +120,59 @@ class Bench:
         self.report.model_cache = info
 
     def _probe(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        self.say(f"measuring {name} …")
+        return _finish(name, self._start_probe(name, spec))
+
+    def _start_probe(self, name: str, spec: dict[str, Any]) -> subprocess.Popen[str]:
         spec_path = self.work / f"{name}.json"
         spec_path.write_text(json.dumps({"model": self.settings.model, **spec}))
-        self.say(f"measuring {name} …")
-        done = subprocess.run(
+        return subprocess.Popen(
             [sys.executable, "-m", "pipeline.bench.probe", str(spec_path)],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"},
         )
-        if done.returncode != 0:
-            raise RuntimeError(f"bench probe {name} failed:\n{done.stderr.strip()[-2000:]}")
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return result
+
+    def _parallel_probe(self, backend: str, sample: list[str]) -> dict[str, Any]:
+        """Bare encode in one single-threaded process per core, all starting at once.
+
+        Each process takes every n-th chunk, so all get the same mix of lengths; the rate is
+        all chunks over the slowest process's time.
+        """
+        n = self.o.cores
+        self.say(f"measuring limit-{backend} in {n} processes …")
+        barrier = self.work / f"barrier-{backend}"
+        barrier.mkdir()
+        procs = []
+        for rank in range(n):
+            part = self.work / f"sample-{backend}-{rank}.json"
+            part.write_text(json.dumps(sample[rank::n]))
+            spec = {
+                "mode": "ragmill",
+                "backend": backend,
+                "threads": 1,
+                "batch_size": self.settings.encode_batch_size,
+                "texts": str(part),
+                "barrier": str(barrier),
+            }
+            procs.append(self._start_probe(f"limit-{backend}-p{rank}", spec))
+        deadline = time.monotonic() + 600
+        while len(list(barrier.glob("ready-*"))) < n:
+            if any(p.poll() not in (None, 0) for p in procs) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        (barrier / "go").touch()
+        results = [_finish(f"limit-{backend}-p{rank}", p) for rank, p in enumerate(procs)]
+        seconds = max(r["seconds"] for r in results)
+        chunks = sum(r["chunks"] for r in results)
+        return {
+            "chunks": chunks,
+            "seconds": seconds,
+            "chunks_per_second": chunks / seconds,
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+            "load_seconds": max(r["load_seconds"] for r in results),
+        }
 
     def _limits(self, sample: list[str]) -> None:
         texts = self.work / "sample.json"
@@ -159,8 +199,19 @@ class Bench:
                 1,
                 cores,
                 r,
-                note=f"model load {r['load_seconds']:.1f}s",
+                note=f"threads; model load {r['load_seconds']:.1f}s",
             )
+            if cores > 1:
+                r = self._parallel_probe(backend, sample)
+                self.limits[backend] = max(self.limits[backend], r["chunks_per_second"])
+                self._add(
+                    "limit: bare encode",
+                    backend,
+                    cores,
+                    1,
+                    r,
+                    note=f"processes; model load {r['load_seconds']:.1f}s",
+                )
         if self.o.baseline:
             r = self._probe("baseline", {"mode": "defaults", "texts": str(texts)})
             self.baseline = r["chunks_per_second"]
@@ -305,6 +356,14 @@ class Bench:
             s["Redis peak MiB by size"] = ", ".join(f"{r.chunks}: {r.redis_peak_mb}" for r in sized)
         for backend, rate in self.limits.items():
             s[f"limit {backend} chunks/s"] = round(rate, 1)
+
+
+def _finish(name: str, proc: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench probe {name} failed:\n{err.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
 
 
 def deterministic_sample(texts: list[str], n: int) -> list[str]:

@@ -1,6 +1,6 @@
 """`ragmill bench` through real processes: its own redis-server, Chroma, workers and mirror.
 
-A tiny run (100 chunks, 1 and 2 embed processes) checks that every part of the table is produced
+A tiny run (64 chunks, 1 and 2 embed processes) checks that every part of the table is produced
 with sane fields. Timings are printed by the bench, never asserted here.
 """
 
@@ -25,7 +25,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]
         [
             "bench",
             "--chunks",
-            "100",
+            "64",
             "--backends",
             "torch,onnx",
             "--max-procs",
@@ -33,6 +33,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]
             "--batch-sizes",
             "32",
             "--no-pool",
+            "--no-baseline",
             "--out",
             str(out),
         ],
@@ -50,30 +51,33 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]
 def test_table_has_every_part(bench_run: tuple[dict, str, str]) -> None:
     data, _, _ = bench_run
     runs = [r["run"] for r in data["rows"]]
+    # With more than one core each backend's limit is measured with threads and with processes.
+    per_backend = 2 if (os.cpu_count() or 1) > 1 else 1
     assert runs == [
-        "limit: bare encode",
-        "limit: bare encode",
-        "baseline: ST defaults",
-        "ragmill end to end, 100 chunks",
+        *["limit: bare encode"] * (2 * per_backend),
+        "ragmill end to end, 64 chunks",
         "ragmill scaling, 2 embed proc",
         "ragmill scaling, 1 embed proc",
     ]
-    assert [r["backend"] for r in data["rows"][:2]] == ["torch", "onnx"]
+    limit_rows = data["rows"][: 2 * per_backend]
+    assert [r["backend"] for r in limit_rows] == ["torch"] * per_backend + ["onnx"] * per_backend
     for row in data["rows"]:
-        assert row["chunks"] == 100
+        assert row["chunks"] == 64
         assert row["chunks_per_second"] > 0
         assert row["seconds"] > 0
         assert row["rss_mb"] > 50, row
         assert row["vs_limit"] > 0
-        assert row["vs_baseline"] > 0
+        assert row["vs_baseline"] is None  # --no-baseline
     e2e = [r for r in data["rows"] if r["run"].startswith("ragmill")]
     assert {r["backend"] for r in e2e} == {"onnx"}
     assert [r["processes"] for r in e2e] == [2, 2, 1]
     for row in e2e:
         assert row["threads"] == 1
         assert row["redis_peak_mb"] > 0.1
-    limits = {r["backend"]: r for r in data["rows"] if r["run"].startswith("limit")}
-    assert limits["onnx"]["vs_limit"] == 1.0
+    # The limit is the best bare-encode figure of a backend; the other one is measured against it.
+    for backend in ("torch", "onnx"):
+        ratios = [r["vs_limit"] for r in limit_rows if r["backend"] == backend]
+        assert max(ratios) == 1.0 and min(ratios) <= 1.0
     assert "scaling efficiency 1 -> 2 procs" in data["summary"]
 
 
@@ -95,7 +99,7 @@ def test_markdown_and_printed_table_agree(bench_run: tuple[dict, str, str]) -> N
     for row in data["rows"]:
         assert f"| {row['run']} | {row['backend']} |" in md
         assert row["run"] in stdout
-    assert "ragmill bench --chunks 100" in md
+    assert "ragmill bench --chunks 64" in md
 
 
 def test_bad_options_fail_with_one_line(tmp_path: Path) -> None:
