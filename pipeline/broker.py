@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import redis
@@ -66,10 +68,33 @@ def lost_broker(redis_url: str, run_id: str) -> BrokerUnavailable:
     )
 
 
-def bind_app(app: Celery, redis_url: str) -> Celery:
-    """Point the Celery app at `redis_url` before it opens any connection."""
-    app.conf.broker_url = redis_url
+def client_app(redis_url: str) -> Celery:
+    """A Celery client of its own for the cluster at `redis_url`: it sends tasks and asks workers.
+
+    Not `tasks.app`: a Celery app keeps the connection pool of the first broker it used, so a
+    process that talks to more than one cluster (a benchmark, a test session) needs one each.
+    """
+    from tasks.config import celery_config
+    from tasks.settings import Settings
+
+    app = Celery("ragmill-client", set_as_current=False)
+    app.conf.update(celery_config(Settings(redis_url=redis_url)))
     return app
+
+
+@contextmanager
+def control(redis_url: str) -> Iterator[Celery]:
+    """`client_app(redis_url)` for the length of a block, its connections closed after."""
+    app = client_app(redis_url)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def nodes_answering(app: Celery, timeout: float = 0.5) -> set[str]:
+    """Names (like embed@host) of the workers that answer a ping."""
+    return {name for reply in app.control.ping(timeout=timeout) for name in reply}
 
 
 def queues_served(app: Celery, timeout: float = 2.0) -> set[str]:

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 
-from pipeline.broker import BrokerUnavailable, bind_app, connect, queues_served
+from pipeline.broker import BrokerUnavailable, client_app, connect, queues_served
 from pipeline.processes import StackError
 from pipeline.stack import LocalStack, StackPlan, cluster, running_stack
 from tasks.settings import Settings, SettingsError
@@ -182,9 +182,7 @@ def run_ingest(
         redis_url = settings.redis_url or (info.redis_url if info else None)
         assert redis_url is not None
         client = connect(redis_url)
-        from tasks import app
-
-        bind_app(app, redis_url)
+        app = client_app(redis_url)
         if info is None:
             warn_missing_workers(app)
         if contextualize and "llm" not in queues_served(app):

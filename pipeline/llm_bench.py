@@ -30,6 +30,7 @@ import click
 import redis
 from celery import Celery
 
+from pipeline.broker import client_app
 from pipeline.processes import Service, free_port, spawn, wait_until
 from pipeline.stack import find_executable, service_env
 
@@ -87,16 +88,6 @@ def private_redis(workdir: Path) -> Iterator[str]:
         service.stop(grace=5)
 
 
-def client_app(redis_url: str) -> Celery:
-    """A Celery app of this process's own that sends to and pings `redis_url`'s workers."""
-    from tasks.config import celery_config
-    from tasks.settings import Settings
-
-    app = Celery("ragmill-bench")
-    app.conf.update(celery_config(Settings(redis_url=redis_url)))
-    return app
-
-
 def start_llm_workers(
     n: int, threads: int, env: dict[str, str], log_dir: Path, app: Celery, tag: str = "llm"
 ) -> list[Service]:
@@ -141,7 +132,7 @@ def bench_one(
     processes: int, threads: int, rpm: int, tpm: int, window: float, windows: int,
     latency: float, workdir: Path,
 ) -> BenchResult:
-    from tests.support.llm_server import serve_llm
+    from pipeline.chat_server import serve_llm
 
     with private_redis(workdir / "redis") as redis_url, serve_llm(
         rpm=rpm, tpm=tpm, window=window, latency=latency

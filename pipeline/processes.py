@@ -20,11 +20,14 @@ class StackError(RuntimeError):
     """A service of the local stack failed to start or answer."""
 
 
-def _die_with_parent() -> None:
-    # If ragmill itself is killed (even with SIGKILL) the kernel sends SIGTERM to its children,
-    # so no redis-server, Chroma or worker outlives the command that started it.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _die_with_parent(death_signal: int) -> Callable[[], None]:
+    # If ragmill itself is killed (even with SIGKILL) the kernel sends `death_signal` to its
+    # children, so no redis-server, Chroma or worker outlives the command that started it.
+    def arrange() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, death_signal)
+
+    return arrange
 
 
 @dataclass
@@ -72,8 +75,12 @@ def spawn(
     env: Mapping[str, str],
     log_path: Path,
     cwd: Path | None = None,
+    death_signal: int = signal.SIGTERM,
 ) -> Service:
-    """Start `argv` in its own session with output to `log_path`."""
+    """Start `argv` in its own session with output to `log_path`.
+
+    `death_signal` reaches the process if this one dies without stopping it.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -86,7 +93,7 @@ def spawn(
             # Its own session: Ctrl-C in the terminal reaches ragmill only, which then stops the
             # services in order instead of all of them dying at once.
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent(death_signal),
         )
     return Service(name=name, process=process, log_path=log_path)
 

@@ -17,6 +17,7 @@ import ipaddress
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -217,20 +218,17 @@ class LocalStack:
                     env,
                 )
             )
-        from tasks import app
+        from pipeline.broker import control, nodes_answering
 
-        app.conf.broker_url = env["REDIS_URL"]
-        for service in workers:
-            wait_until(
-                lambda s=service: any(  # type: ignore[misc]
-                    s.name.removeprefix("worker-") + f"-{tag}@" in name
-                    for reply in app.control.ping(timeout=0.5)
-                    for name in reply
-                ),
-                service=service,
-                timeout=STARTUP_TIMEOUT,
-                what="answering celery ping",
-            )
+        with control(env["REDIS_URL"]) as app:
+            for service in workers:
+                node = service.name.removeprefix("worker-") + f"-{tag}@"
+                wait_until(
+                    lambda node=node: any(n.startswith(node) for n in nodes_answering(app)),  # type: ignore[misc]
+                    service=service,
+                    timeout=STARTUP_TIMEOUT,
+                    what="answering celery ping",
+                )
 
     def _start_flower(self, env: dict[str, str], port: int, address: str) -> str:
         env = flower_env(env, address)
@@ -260,7 +258,18 @@ class LocalStack:
         return url
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Service:
-        service = spawn(name, argv, env=env, log_path=self.logs / f"{name}.log", cwd=Path.cwd())
+        # Orphaned workers stop at once instead of finishing their tasks against a Redis and a
+        # Chroma that are going away too; their unacknowledged messages are delivered again on
+        # the next start.
+        death = signal.SIGKILL if name.startswith("worker") else signal.SIGTERM
+        service = spawn(
+            name,
+            argv,
+            env=env,
+            log_path=self.logs / f"{name}.log",
+            cwd=Path.cwd(),
+            death_signal=death,
+        )
         self.services.append(service)
         return service
 

@@ -76,6 +76,9 @@ def contextualize_batch(
     """Write a context for each chunk of an embed batch, then send the batch to be embedded."""
     settings = engine.llm_settings()
     ledger = RunLedger(resources.redis_client(), run_id)
+    if ledger.cancelled():
+        # Ctrl-C or --fail-fast stopped the run; the same command again sends what is left.
+        return {"book": book["book_id"], "batch": index, "chunks": 0, "skipped": "run cancelled"}
     budget = min(settings.task_budget_seconds, resources.settings().visibility_timeout / 2)
     deadline = time.monotonic() + budget
     known = ledger.contexts([c["id"] for c in chunks])

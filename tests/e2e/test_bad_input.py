@@ -174,10 +174,10 @@ def test_a_crafted_task_with_a_path_as_id_is_refused_by_the_worker(
     cluster: Cluster, collection: str, record_property: RecordProperty
 ) -> None:
     # The CLI never sends such an id; a message on a shared broker could.
-    from tasks import app
+    from pipeline.broker import client_app
     from tasks.books import BookOptions
 
-    app.conf.broker_url = cluster.redis_url
+    app = client_app(cluster.redis_url)
     import redis
 
     client = redis.Redis.from_url(cluster.redis_url)

@@ -9,21 +9,19 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from celery import Celery
 
 from corpus.book import prepare_book
 from corpus.chunking import ChunkConfig
 from corpus.tokens import load_tokenizer, model_window
+from pipeline import broker
 from pipeline.processes import Service, spawn, wait_until
 from pipeline.stack import service_env
-from tasks.config import celery_config
-from tasks.settings import Settings, default_model
+from tasks.settings import default_model
 from tasks.store import ChunkStore
 from tests.conftest import run_cli
 from tests.support.mirror import Mirror
@@ -59,24 +57,9 @@ class ServerCluster:
         return env
 
 
-@contextmanager
-def control(redis_url: str) -> Iterator[Celery]:
-    """A Celery client of this test's own for `redis_url`.
-
-    The shared `tasks.app` keeps using the first broker it connected to in this pytest process,
-    so a test with its own Redis must not ask its workers through it.
-    """
-    client = Celery("probe", set_as_current=False)
-    client.conf.update(celery_config(Settings(redis_url=redis_url)))
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 def nodes_answering(redis_url: str) -> set[str]:
-    with control(redis_url) as client:
-        return {name for reply in client.control.ping(timeout=1.0) for name in reply}
+    with broker.control(redis_url) as client:
+        return broker.nodes_answering(client, timeout=1.0)
 
 
 def start_worker(

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,9 @@ import pytest
 import redis
 import requests
 import yaml
-from celery import Celery
 
+from pipeline import broker
 from pipeline.processes import Service, free_port, spawn, wait_until
-from tasks.config import celery_config
-from tasks.settings import Settings
 from tasks.store import ChunkStore
 from tests.support.mirror import Mirror, publish_synthetic_books, serve_mirror
 
@@ -284,24 +281,9 @@ def broker_url(stack: Outside) -> str:
     return stack.env("worker-io")["REDIS_URL"]
 
 
-@contextmanager
-def control(redis_url: str) -> Iterator[Celery]:
-    """A Celery client of this test's own for `redis_url`.
-
-    The shared `tasks.app` keeps using the first broker it connected to in this pytest process,
-    so a test with its own Redis must not ask its workers through it.
-    """
-    client = Celery("probe", set_as_current=False)
-    client.conf.update(celery_config(Settings(redis_url=redis_url)))
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 def nodes_answering(redis_url: str) -> set[str]:
-    with control(redis_url) as client:
-        return {name for reply in client.control.ping(timeout=1.0) for name in reply}
+    with broker.control(redis_url) as client:
+        return broker.nodes_answering(client, timeout=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -357,7 +339,7 @@ def test_worker_commands_serve_their_queues_and_pass_their_healthchecks(
     outside: Outside, workers: str
 ) -> None:
     host = workers
-    with control(broker_url(outside)) as client:
+    with broker.control(broker_url(outside)) as client:
         active = client.control.inspect(timeout=2.0).active_queues() or {}
         stats = client.control.inspect(timeout=2.0).stats() or {}
     queues = {worker: {q["name"] for q in qs} for worker, qs in active.items()}

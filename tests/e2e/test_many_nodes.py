@@ -10,19 +10,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
-from celery import Celery
 
+from pipeline import broker
 from pipeline.processes import Service, spawn, wait_until
 from pipeline.stack import service_env
-from tasks.config import celery_config
 from tasks.progress import RunLedger
-from tasks.settings import Settings
 from tasks.store import ChunkStore
 from tests.conftest import run_cli
 from tests.support.mirror import Mirror
@@ -48,24 +45,9 @@ class TwoNodes:
     books: dict[str, bytes]
 
 
-@contextmanager
-def control(redis_url: str) -> Iterator[Celery]:
-    """A Celery client of this test's own for `redis_url`.
-
-    The shared `tasks.app` keeps using the first broker it connected to in this pytest process,
-    so a test with its own Redis must not ask its workers through it.
-    """
-    client = Celery("probe", set_as_current=False)
-    client.conf.update(celery_config(Settings(redis_url=redis_url)))
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 def nodes_answering(redis_url: str) -> set[str]:
-    with control(redis_url) as client:
-        return {name for reply in client.control.ping(timeout=1.0) for name in reply}
+    with broker.control(redis_url) as client:
+        return broker.nodes_answering(client, timeout=1.0)
 
 
 def start_worker(
@@ -167,7 +149,7 @@ def test_both_nodes_embed_batches_of_one_ingest_and_the_count_is_exact(
     assert ledger.snapshot().chunks_stored == store.count()
 
     # The nodes' own counters agree: each ran at least the batches the ledger credits it with.
-    with control(two_nodes.redis_url) as client:
+    with broker.control(two_nodes.redis_url) as client:
         stats = client.control.inspect(timeout=2.0).stats() or {}
     for node, batches in by_node.items():
         assert stats[node]["total"].get("ragmill.embed_batch", 0) >= batches, node

@@ -29,10 +29,10 @@ from redis import Redis
 from corpus.book import prepare_book
 from corpus.chunking import ChunkConfig
 from corpus.tokens import load_tokenizer, model_window
+from pipeline.broker import client_app, nodes_answering
 from pipeline.processes import Service, free_port, spawn, wait_until
 from pipeline.stack import find_executable, service_env
-from tasks.config import celery_config
-from tasks.settings import Settings, default_model
+from tasks.settings import default_model
 from tests.support.books import gutenberg_text
 from tests.support.mirror import Mirror, serve_mirror
 
@@ -174,19 +174,13 @@ class FaultCluster:
 
     @cached_property
     def control(self) -> Celery:
-        """A Celery app of this cluster's own for ping and inspect.
-
-        The shared `tasks.app` stays pointed at the session cluster other tests use.
-        """
-        return Celery("faults", broker=self.redis_url, config_source=celery_config(Settings()))
+        """A Celery client of this cluster's own for ping and inspect."""
+        return client_app(self.redis_url)
 
     def wait_for_worker(self, name: str, timeout: float = 90) -> None:
-        service = self.workers[name]
-        app = self.control
-        app.conf.broker_url = self.redis_url
         wait_until(
-            lambda: any(name + "@" in n for reply in app.control.ping(timeout=0.5) for n in reply),
-            service=service, timeout=timeout, what="celery ping",
+            lambda: any(n.startswith(name + "@") for n in nodes_answering(self.control)),
+            service=self.workers[name], timeout=timeout, what="celery ping",
         )
 
     def busy_pool_pids(self, name: str) -> list[int]:

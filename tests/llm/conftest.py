@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support.llm_server import LLMServer, serve_llm
+from pipeline.chat_server import LLMServer, serve_llm
 from tests.support.servers import redis_server
 
 

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pipeline.llm_bench import client_app, start_llm_workers
+from pipeline.broker import client_app
+from pipeline.chat_server import LLMServer, serve_llm
+from pipeline.llm_bench import start_llm_workers
 from tasks.store import ChunkStore
 from tests.conftest import Cluster, run_cli
-from tests.support.llm_server import LLMServer, serve_llm
 
 pytestmark = pytest.mark.e2e
 

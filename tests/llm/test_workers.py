@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from pipeline.llm_bench import client_app, llm_env, queue_prompts, start_llm_workers
+from pipeline.broker import client_app
+from pipeline.chat_server import LLMServer, serve_llm
+from pipeline.llm_bench import llm_env, queue_prompts, start_llm_workers
 from pipeline.processes import Service
 from pipeline.stack import service_env
-from tests.support.llm_server import LLMServer, serve_llm
 
 pytestmark = pytest.mark.e2e
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import redis
 import requests
 
+from pipeline.broker import control, nodes_answering
 from pipeline.processes import Service, free_port, spawn, wait_until
 from pipeline.stack import find_executable, service_env
 
@@ -107,13 +108,11 @@ def start_worker(
         "INFO",
     ]
     service = spawn(name, argv, env=env, log_path=log_dir / f"{name}.log")
-    from tasks import app
-
-    app.conf.broker_url = env["REDIS_URL"]
-    wait_until(
-        lambda: any(name + "@" in n for reply in app.control.ping(timeout=0.5) for n in reply),
-        service=service,
-        timeout=60,
-        what="celery ping",
-    )
+    with control(env["REDIS_URL"]) as app:
+        wait_until(
+            lambda: any(n.startswith(name + "@") for n in nodes_answering(app)),
+            service=service,
+            timeout=60,
+            what="celery ping",
+        )
     return service

@@ -1,4 +1,4 @@
-"""A local OpenAI-compatible chat server for tests and the LLM benchmark.
+"""A local OpenAI-compatible chat server that counts what it serves (bench-llm and tests).
 
 It serves POST /v1/chat/completions on a free 127.0.0.1 port, in a thread, and keeps its own
 sliding-window count of requests and tokens, as a provider does. A request that would take it
