@@ -22,7 +22,7 @@ from pipeline.stack import service_env
 from tests.support.mirror import Mirror, publish_synthetic_books, serve_mirror
 from tests.support.servers import chroma_server, redis_server, start_worker
 
-# Fault, bad-input and security tests write their tables for docs/reliability.md.
+# Fault, bad-input and security tests write their tables for the README's Reliability section.
 pytest_plugins = ["tests.faults.report"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,6 +1,6 @@
 """Bad input: each gets one clear line naming it and a non-zero exit, and the good books land.
 
-Every check here also writes a row of the bad-input table in docs/reliability.md (see
+Every check here also writes a row of the bad-input table of the README's Reliability section (see
 tests/faults/report.py).
 """
 

@@ -1,4 +1,4 @@
-"""Reliability tables made from test outcomes: what CI ran is what docs/reliability.md shows.
+"""Reliability tables made from test outcomes, as the README's Reliability section shows them.
 
 A test joins a table with ``@pytest.mark.reliability(table, case, order=N)``, where ``case``
 says what was done, and tells what it checked and what it saw with
@@ -31,7 +31,7 @@ RecordProperty = Callable[[str, object], None]
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "reliability(table, case): a row of docs/reliability.md's tables"
+        "markers", "reliability(table, case): a row of the README's reliability tables"
     )
 
 
