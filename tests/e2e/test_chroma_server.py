@@ -7,7 +7,6 @@ count must still be exact, and no process may open a Chroma directory of its own
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,17 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from corpus.book import prepare_book
-from corpus.chunking import ChunkConfig
-from corpus.tokens import load_tokenizer, model_window
-from pipeline import broker
-from pipeline.processes import Service, spawn, wait_until
+from pipeline.processes import Service
 from pipeline.stack import service_env
-from tasks.settings import default_model
 from tasks.store import ChunkStore
 from tests.conftest import run_cli
+from tests.support.books import expected_chunk_ids
 from tests.support.mirror import Mirror
-from tests.support.servers import chroma_server, redis_server
+from tests.support.servers import chroma_server, redis_server, start_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -57,28 +52,6 @@ class ServerCluster:
         return env
 
 
-def nodes_answering(redis_url: str) -> set[str]:
-    with broker.control(redis_url) as client:
-        return broker.nodes_answering(client, timeout=1.0)
-
-
-def start_worker(
-    name: str, queue: str, env: dict[str, str], log_dir: Path, *, pool: str, concurrency: int
-) -> Service:
-    """A real `celery -A tasks worker` process, returned once it answers ping."""
-    argv = [
-        sys.executable,
-        *f"-m celery -A tasks worker -Q {queue} --pool {pool} -c {concurrency}".split(),
-        *["-n", f"{name}@%h", "--loglevel", "INFO"],
-    ]
-    service = spawn(name, argv, env=env, log_path=log_dir / f"{name}.log")
-    wait_until(
-        lambda: any(n.startswith(f"{name}@") for n in nodes_answering(env["REDIS_URL"])),
-        service=service,
-        timeout=90,
-        what="celery ping",
-    )
-    return service
 
 
 @pytest.fixture(scope="module")
@@ -102,22 +75,6 @@ def server_cluster(
                 worker.stop(grace=20)
 
 
-def expected_chunk_ids(books: dict[str, bytes]) -> set[str]:
-    model = Path(default_model())
-    tokenizer = load_tokenizer(model)
-    config = ChunkConfig(window=model_window(model))
-    ids: set[str] = set()
-    for book_id, data in books.items():
-        book = prepare_book(
-            data,
-            name=book_id,
-            tokenizer=tokenizer,
-            config=config,
-            gutenberg_id=book_id,
-            fallback_id=book_id,
-        )
-        ids |= {c.id for c in book.chunks}
-    return ids
 
 
 def busy_intervals(log: str) -> dict[str, list[tuple[datetime, datetime]]]:

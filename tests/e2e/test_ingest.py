@@ -7,29 +7,12 @@ from typing import Any
 
 import pytest
 
-from corpus.book import prepare_book
-from corpus.chunking import ChunkConfig
-from corpus.tokens import load_tokenizer, model_window
-from tasks.settings import default_model
 from tasks.store import ChunkStore
 from tests.conftest import Cluster, run_cli
+from tests.support.books import expected_chunk_ids
 
 pytestmark = pytest.mark.e2e
 
-
-def expected_chunk_ids(books: dict[str, bytes]) -> set[str]:
-    """The chunk ids the corpus package makes of these books with the default settings."""
-    model = Path(default_model())
-    tokenizer = load_tokenizer(model)
-    config = ChunkConfig(window=model_window(model))
-    ids: set[str] = set()
-    for book_id, data in books.items():
-        book = prepare_book(
-            data, name=book_id, tokenizer=tokenizer, config=config,
-            gutenberg_id=book_id, fallback_id=book_id,
-        )
-        ids |= {c.id for c in book.chunks}
-    return ids
 
 
 def ingest(cluster: Cluster, collection: str, *args: str, program: str | None = None) -> Any:

@@ -23,7 +23,7 @@ from tasks.progress import RunLedger
 from tasks.store import ChunkStore
 from tests.conftest import run_cli
 from tests.support.mirror import Mirror
-from tests.support.servers import chroma_server, redis_server
+from tests.support.servers import chroma_server, redis_server, start_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -50,23 +50,6 @@ def nodes_answering(redis_url: str) -> set[str]:
         return broker.nodes_answering(client, timeout=1.0)
 
 
-def start_worker(
-    name: str, queue: str, env: dict[str, str], log_dir: Path, *, pool: str, concurrency: int
-) -> Service:
-    """A real `celery -A tasks worker` process, returned once it answers ping."""
-    argv = [
-        sys.executable,
-        *f"-m celery -A tasks worker -Q {queue} --pool {pool} -c {concurrency}".split(),
-        *["-n", f"{name}@%h", "--loglevel", "INFO"],
-    ]
-    service = spawn(name, argv, env=env, log_path=log_dir / f"{name}.log")
-    wait_until(
-        lambda: any(n.startswith(f"{name}@") for n in nodes_answering(env["REDIS_URL"])),
-        service=service,
-        timeout=90,
-        what="celery ping",
-    )
-    return service
 
 
 def start_node(name: str, settings: dict[str, str], shared: dict[str, str], root: Path) -> Service:

@@ -26,14 +26,10 @@ import requests
 from celery import Celery
 from redis import Redis
 
-from corpus.book import prepare_book
-from corpus.chunking import ChunkConfig
-from corpus.tokens import load_tokenizer, model_window
 from pipeline.broker import client_app, nodes_answering
 from pipeline.processes import Service, free_port, spawn, wait_until
 from pipeline.stack import find_executable, service_env
-from tasks.settings import default_model
-from tests.support.books import gutenberg_text
+from tests.support.books import expected_chunk_ids, gutenberg_text
 from tests.support.mirror import Mirror, serve_mirror
 
 RAGMILL = str(Path(sys.executable).parent / "ragmill")
@@ -61,19 +57,7 @@ def big_books(ids: dict[str, str], paragraphs: int) -> dict[str, bytes]:
 
 def expected_ids(books: dict[str, bytes], chunk_tokens: int = CHUNK_TOKENS) -> set[str]:
     """The chunk ids corpus.book.prepare_book makes of these books with the run's settings."""
-    model = Path(default_model())
-    tokenizer = load_tokenizer(model)
-    config = ChunkConfig(
-        max_tokens=chunk_tokens, overlap_tokens=CHUNK_OVERLAP, window=model_window(model)
-    )
-    ids: set[str] = set()
-    for book_id, data in books.items():
-        book = prepare_book(
-            data, name=book_id, tokenizer=tokenizer, config=config,
-            gutenberg_id=book_id, fallback_id=book_id,
-        )
-        ids |= {c.id for c in book.chunks}
-    return ids
+    return expected_chunk_ids(books, chunk_tokens=chunk_tokens, chunk_overlap=CHUNK_OVERLAP)
 
 
 @dataclass

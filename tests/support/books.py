@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
+
+from corpus.book import prepare_book
+from corpus.chunking import ChunkConfig
+from corpus.tokens import load_tokenizer, model_window
+from tasks.settings import default_model
 
 SUBJECTS: dict[str, tuple[str, str, list[str]]] = {
     "1001": (
@@ -115,3 +121,22 @@ def gutenberg_text(book_id: str, paragraphs: int = 40, seed: int = 0) -> Synthet
         f"{body(book_id, paragraphs, seed)}\n\n" + LICENSE.format(title_upper=title.upper())
     )
     return SyntheticBook(book_id, title, author, text)
+
+
+def expected_chunk_ids(
+    books: dict[str, bytes], *, chunk_tokens: int = 200, chunk_overlap: int = 32
+) -> set[str]:
+    """The chunk ids `corpus.book.prepare_book` makes of Gutenberg books {id: bytes}."""
+    model = Path(default_model())
+    tokenizer = load_tokenizer(model)
+    config = ChunkConfig(
+        max_tokens=chunk_tokens, overlap_tokens=chunk_overlap, window=model_window(model)
+    )
+    ids: set[str] = set()
+    for book_id, data in books.items():
+        book = prepare_book(
+            data, name=book_id, tokenizer=tokenizer, config=config,
+            gutenberg_id=book_id, fallback_id=book_id,
+        )
+        ids |= {c.id for c in book.chunks}
+    return ids

@@ -112,7 +112,7 @@ def start_worker(
         wait_until(
             lambda: any(n.startswith(name + "@") for n in nodes_answering(app)),
             service=service,
-            timeout=60,
+            timeout=90,
             what="celery ping",
         )
     return service
