@@ -39,11 +39,11 @@ class Settings:
     chroma_url: str | None = None
     collection: str = "ragmill"
     model: str = field(default_factory=default_model)
-    # onnx (fp32) gives the same vectors as torch (cosine >= 0.999) faster; see docs/performance.md.
+    # onnx (fp32) gives the same vectors as torch (cosine >= 0.999), faster (README, Performance).
     embed_backend: str = "onnx"
     embed_threads: int = 1
     batch_chunks: int = 64
-    # One thread per process encodes 8 chunks at a time ~12% faster than 32 (docs/performance.md).
+    # One thread per process encodes 8 chunks at a time ~12% faster than 32 (README, Performance).
     encode_batch_size: int = 8
     chunk_tokens: int = 200
     chunk_overlap: int = 32
