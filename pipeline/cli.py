@@ -178,7 +178,9 @@ def run_ingest(
             f"(redis-server, Chroma, io and {stack_plan.embed_concurrency} embed workers"
             f"{', an llm worker' if stack_plan.llm_threads else ''})…"
         )
-    with stack_errors(), cluster(settings.data_dir, settings.redis_url, stack_plan) as info:
+    with stack_errors(), interrupted_before_submission(), cluster(
+        settings.data_dir, settings.redis_url, stack_plan
+    ) as info:
         redis_url = settings.redis_url or (info.redis_url if info else None)
         assert redis_url is not None
         client = connect(redis_url)
@@ -211,6 +213,19 @@ def warn_missing_workers(app: Any) -> None:
                 f"[yellow]warning:[/] no worker consumes queue '{queue}' yet; start one with "
                 f"`celery -A tasks worker -Q {queue}{' --pool threads' if queue == 'io' else ''}`"
             )
+
+
+@contextmanager
+def interrupted_before_submission() -> Iterator[None]:
+    """Ctrl-C while the cluster starts or before the run begins: exit 130, nothing half done.
+
+    Once the run is under way `Submission.run` handles Ctrl-C itself and reports what landed.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        console.print("Interrupted before any book was submitted. Run the same command again.")
+        sys.exit(130)
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """`ragmill bench` through real processes: its own redis-server, Chroma, workers and mirror.
 
-A tiny run (64 chunks, 1 and 2 embed processes) checks that every part of the table is produced
+A tiny run (64 chunks, one embed process) checks that every part of the table is produced
 with sane fields. Timings are printed by the bench, never asserted here.
 """
 
@@ -31,8 +31,9 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]
             "64",
             "--backends",
             "torch,onnx",
+            # One embed process keeps this run to one stack; scaling is the full bench's job.
             "--max-procs",
-            "2",
+            "1",
             "--batch-sizes",
             "32",
             "--no-pool",
@@ -59,7 +60,6 @@ def test_table_has_every_part(bench_run: tuple[dict, str, str]) -> None:
     assert runs == [
         *["limit: bare encode"] * (2 * per_backend),
         "ragmill end to end, 64 chunks",
-        "ragmill scaling, 2 embed proc",
         "ragmill scaling, 1 embed proc",
     ]
     limit_rows = data["rows"][: 2 * per_backend]
@@ -73,7 +73,7 @@ def test_table_has_every_part(bench_run: tuple[dict, str, str]) -> None:
         assert row["vs_baseline"] is None  # --no-baseline
     e2e = [r for r in data["rows"] if r["run"].startswith("ragmill")]
     assert {r["backend"] for r in e2e} == {"onnx"}
-    assert [r["processes"] for r in e2e] == [2, 2, 1]
+    assert [r["processes"] for r in e2e] == [1, 1]
     for row in e2e:
         assert row["threads"] == 1
         assert row["redis_peak_mb"] > 0.1
@@ -81,7 +81,6 @@ def test_table_has_every_part(bench_run: tuple[dict, str, str]) -> None:
     for backend in ("torch", "onnx"):
         ratios = [r["vs_limit"] for r in limit_rows if r["backend"] == backend]
         assert max(ratios) == 1.0 and min(ratios) <= 1.0
-    assert "scaling efficiency 1 -> 2 procs" in data["summary"]
 
 
 def test_quality_and_batch_sizes_are_measured(bench_run: tuple[dict, str, str]) -> None:
