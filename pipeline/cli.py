@@ -83,6 +83,11 @@ def ingest_options(func: Any) -> Any:
             help="Books submitted but not yet landed, at most.",
         ),
         click.option(
+            "--chunks-in-flight",
+            type=click.IntRange(min=1),
+            help="Chunks queued but not yet stored before another book is submitted.",
+        ),
+        click.option(
             "--workers",
             type=click.IntRange(min=1),
             help="Embed processes of a private stack (default: cores).",
@@ -136,6 +141,7 @@ def run_ingest(
     chunk_tokens: int | None,
     chunk_overlap: int | None,
     books_in_flight: int | None,
+    chunks_in_flight: int | None,
     workers: int | None,
     data_dir: Path | None,
     collection: str | None,
@@ -156,6 +162,7 @@ def run_ingest(
         chunk_tokens=chunk_tokens,
         chunk_overlap=chunk_overlap,
         books_in_flight=books_in_flight,
+        chunks_in_flight=chunks_in_flight,
         data_dir=data_dir.absolute() if data_dir else None,
         collection=collection,
     )

@@ -1,8 +1,9 @@
 """Submits an ingest run to a cluster with backpressure and follows it to the end.
 
-At most `books_in_flight` books are between submission and landing at any time, so Redis holds a
-bounded amount of queued work however many books are asked for; local files are read only when
-their turn comes.
+Redis holds a bounded amount of queued work however many books are asked for: a book is submitted
+only while fewer than `books_in_flight` books are between submission and landing, and fewer than
+`chunks_in_flight` chunks wait in Redis, counting each book not yet fetched at the average size of
+the books fetched so far. Local files are read only when their turn comes.
 """
 
 from __future__ import annotations
@@ -156,9 +157,8 @@ class Submission:
         )
 
     def _top_up(self, snapshot: Snapshot) -> None:
-        finished_remotely = snapshot.books_finished - self.failed_here
-        in_flight = self.submitted - finished_remotely
-        while self.pending and in_flight < self.settings.books_in_flight:
+        room = Room.of(snapshot, self.submitted, self.failed_here, self.settings)
+        while self.pending and room.has_space():
             source = self.pending.popleft()
             text = None
             if source.kind == "file":
@@ -178,7 +178,7 @@ class Submission:
                 argsrepr=f"(run={self.run_id}, source={source.label})",
             )
             self.submitted += 1
-            in_flight += 1
+            room.add_book()
             self.ledger.count_submitted()
 
     def _redis_address(self) -> str:
@@ -193,3 +193,46 @@ class Submission:
     def _fail_here(self, label: str, message: str) -> None:
         if self.ledger.fail(label, message):
             self.failed_here += 1
+
+
+@dataclass
+class Room:
+    """What the cluster holds of a run right now, and whether another book may be submitted."""
+
+    books: int  # submitted, not yet landed or failed
+    unfetched: int  # submitted, fetch not yet ended: their chunk counts are still unknown
+    chunks_queued: int
+    chunks_per_book: float  # what a book not yet fetched is expected to bring
+    max_books: int
+    max_chunks: int
+
+    @classmethod
+    def of(cls, snapshot: Snapshot, submitted: int, failed_here: int, settings: Settings) -> Room:
+        # Sources that failed in the client count as finished and fetched in the ledger, but
+        # were never submitted.
+        fetched = snapshot.books_fetched - failed_here
+        with_work = snapshot.chunks_known - snapshot.chunks_skipped
+        per_book = (
+            with_work / fetched
+            if fetched > 0
+            else settings.chunks_in_flight / settings.books_in_flight
+        )
+        return cls(
+            books=submitted - (snapshot.books_finished - failed_here),
+            unfetched=max(0, submitted - fetched),
+            chunks_queued=snapshot.chunks_queued,
+            chunks_per_book=per_book,
+            max_books=settings.books_in_flight,
+            max_chunks=settings.chunks_in_flight,
+        )
+
+    def has_space(self) -> bool:
+        if self.books <= 0:
+            # Nothing in flight: always go on, so a miscount can slow a run but never stall it.
+            return True
+        expected = self.chunks_queued + self.unfetched * self.chunks_per_book
+        return self.books < self.max_books and expected < self.max_chunks
+
+    def add_book(self) -> None:
+        self.books += 1
+        self.unfetched += 1

@@ -14,6 +14,10 @@ a killed worker) is counted once. Key layout, all under ``ragmill:run:<run>``:
     ragmill:run:<run>:context_failures     hash   chunk id -> why its context could not be written
     ragmill:runs                           zset   run id -> start time, for `ragmill status`
 
+`books_fetched` counts submitted books whose fetch has ended (registered, a duplicate, or failed
+before any chunk was queued) and `chunks_dropped` the queued chunks of books that failed later, so
+the client can tell how many chunks wait in Redis: known - stored - dropped.
+
 With --contextualize, `contexts_wanted` counts chunks sent to the LLM stage, `contexts_done` those
 that got a context and `contexts_failed` those embedded without one.
 
@@ -37,7 +41,9 @@ COUNTERS = (
     "books_submitted",
     "books_done",
     "books_failed",
+    "books_fetched",
     "chunks_known",
+    "chunks_dropped",
     "chunks_stored",
     "chunks_skipped",
     "batches_done",
@@ -52,14 +58,17 @@ COUNTERS = (
 #       [5] ttl, then pairs (batch index, chunks in batch) ...
 # Returns: 1 registered with work, 2 registered and already complete, 0 the same source is
 #          retrying (nothing counted again), -1 another source already claimed this book.
+# A -1 source counts as fetched here; the caller counts it done (count_done_without_work).
 REGISTER_BOOK = """
 local prev = redis.call('HGET', KEYS[2], ARGV[1])
 if prev then
   if prev == ARGV[2] then return 0 end
+  redis.call('HINCRBY', KEYS[1], 'books_fetched', 1)
   return -1
 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('HINCRBY', KEYS[1], 'books_fetched', 1)
 redis.call('HINCRBY', KEYS[1], 'chunks_known', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'chunks_stored', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'chunks_skipped', ARGV[4])
@@ -96,13 +105,22 @@ end
 return 0
 """
 
-# Records a failed source once, however often the failure is reported.
+# Records a failed source once, however often the failure is reported. A book that failed
+# after registering gives up its queued chunks (chunks_dropped); one that failed before any chunk
+# was queued has ended its fetch (books_fetched).
 # KEYS: [1] run hash, [2] failures hash, [3] pending hash of the book (may not exist)
-# ARGV: [1] source label, [2] reason, [3] ttl
+# ARGV: [1] source label, [2] reason, [3] ttl, [4] '1' if the book had registered, else '0'
 # Returns: 1 if this call recorded the failure, 0 if it was already recorded.
 FAIL_SOURCE = """
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('EXPIRE', KEYS[2], ARGV[3])
+if ARGV[4] == '1' then
+  local dropped = 0
+  for _, n in ipairs(redis.call('HVALS', KEYS[3])) do dropped = dropped + tonumber(n) end
+  redis.call('HINCRBY', KEYS[1], 'chunks_dropped', dropped)
+else
+  redis.call('HINCRBY', KEYS[1], 'books_fetched', 1)
+end
 redis.call('DEL', KEYS[3])
 redis.call('HINCRBY', KEYS[1], 'books_failed', 1)
 return 1
@@ -138,7 +156,9 @@ class Snapshot:
     books_submitted: int = 0
     books_done: int = 0
     books_failed: int = 0
+    books_fetched: int = 0
     chunks_known: int = 0
+    chunks_dropped: int = 0
     chunks_stored: int = 0
     chunks_skipped: int = 0
     batches_done: int = 0
@@ -153,6 +173,11 @@ class Snapshot:
     def books_finished(self) -> int:
         """Books that will not change any more: landed or failed."""
         return self.books_done + self.books_failed
+
+    @property
+    def chunks_queued(self) -> int:
+        """Chunks registered but neither stored nor given up: what waits in Redis."""
+        return max(0, self.chunks_known - self.chunks_stored - self.chunks_dropped)
 
     @property
     def complete(self) -> bool:
@@ -259,9 +284,13 @@ class RunLedger:
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
     def fail(self, label: str, reason: str, book_id: str | None = None) -> bool:
-        """Record that `label` failed with `reason`; True if this call recorded it."""
+        """Record that `label` failed with `reason`; True if this call recorded it.
+
+        `book_id` is given when the book had registered (its embed or LLM stage failed).
+        """
         keys = [self.key, f"{self.key}:failures", self.pending_key(book_id or "-")]
-        return bool(self._fail(keys=keys, args=[label, reason, RUN_TTL]))
+        registered = "1" if book_id else "0"
+        return bool(self._fail(keys=keys, args=[label, reason, RUN_TTL, registered]))
 
     def want_contexts(self, n: int) -> None:
         """Count `n` more chunks sent to the LLM stage for a context."""

@@ -51,6 +51,9 @@ class Settings:
     data_dir: Path = Path("data")
     max_book_bytes: int = 64 * 2**20
     books_in_flight: int = 8
+    # Chunks queued in Redis (registered, not yet stored) before another book is submitted: what
+    # keeps Redis memory flat whatever the corpus size. ~30 s of work for 2 cores.
+    chunks_in_flight: int = 2048
     # Seconds before a vanished worker's unacknowledged task is delivered again (tasks/config.py).
     visibility_timeout: int = 300
     # Per download request: seconds to wait for the server's answer, and retries after a failure.
@@ -82,12 +85,11 @@ class Settings:
             data_dir=Path(env.get("RAGMILL_DATA_DIR") or defaults.data_dir).absolute(),
             max_book_bytes=_int(env, "RAGMILL_MAX_BOOK_BYTES", defaults.max_book_bytes),
             books_in_flight=_int(env, "RAGMILL_BOOKS_IN_FLIGHT", defaults.books_in_flight),
+            chunks_in_flight=_int(env, "RAGMILL_CHUNKS_IN_FLIGHT", defaults.chunks_in_flight),
             visibility_timeout=_int(
                 env, "RAGMILL_VISIBILITY_TIMEOUT", defaults.visibility_timeout, minimum=5
             ),
-            download_read_timeout=_int(
-                env, "RAGMILL_READ_TIMEOUT", defaults.download_read_timeout
-            ),
+            download_read_timeout=_int(env, "RAGMILL_READ_TIMEOUT", defaults.download_read_timeout),
             download_retries=_int(
                 env, "RAGMILL_DOWNLOAD_RETRIES", defaults.download_retries, minimum=0
             ),

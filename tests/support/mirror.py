@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +18,8 @@ class Mirror:
     url: str
     root: Path
     requests: Counter[str] = field(default_factory=Counter)
+    # Called with each request's path before it is answered (tests look at state at that moment).
+    on_request: Callable[[str], None] | None = None
 
     def put(self, path: str, data: bytes) -> None:
         target = self.root / path
@@ -33,6 +35,8 @@ def serve_mirror(root: Path) -> Iterator[Mirror]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             mirror.requests[self.path] += 1
+            if mirror.on_request is not None:
+                mirror.on_request(self.path)
             target = (root / self.path.lstrip("/")).resolve()
             if not target.is_relative_to(root.resolve()) or not target.is_file():
                 self.send_error(404)

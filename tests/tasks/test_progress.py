@@ -86,3 +86,29 @@ def test_runs_are_listed_newest_first(ledger: RunLedger) -> None:
     later.start(books_total=1, description="later")
     runs = recent_runs(ledger.client)
     assert runs.index(later.run_id) < runs.index(ledger.run_id)
+
+
+def test_the_chunks_waiting_in_redis_are_known_minus_stored_minus_given_up(
+    ledger: RunLedger,
+) -> None:
+    ledger.register_book("84", "84", chunks_total=10, already_stored=2, batches={0: 5, 1: 3},
+                         stale_ids=[])
+    ledger.register_book("11", "11", chunks_total=4, already_stored=0, batches={0: 4},
+                         stale_ids=[])
+    assert ledger.snapshot().chunks_queued == 12
+    ledger.complete_batch("84", 0)
+    assert ledger.snapshot().chunks_queued == 7
+    # Book 11 fails in its embed stage: its 4 queued chunks will never be stored.
+    assert ledger.fail("11", "11: batch 0 could not be stored", "11")
+    s = ledger.snapshot()
+    assert (s.chunks_dropped, s.chunks_queued) == (4, 3)
+
+
+def test_every_ended_fetch_is_counted_once(ledger: RunLedger) -> None:
+    args = {"chunks_total": 2, "already_stored": 0, "batches": {0: 2}, "stale_ids": []}
+    ledger.register_book("84", "84", **args)
+    ledger.register_book("84", "84", **args)  # the same fetch redelivered
+    ledger.register_book("84", "./pg84.txt", **args)  # a duplicate source
+    ledger.fail("404", "404: not on the mirror")  # failed before any chunk was queued
+    ledger.fail("404", "404: not on the mirror")
+    assert ledger.snapshot().books_fetched == 3
