@@ -51,9 +51,12 @@ def embed_batch(
         # command again sends only the chunks still missing from the store.
         return {"book": book["book_id"], "batch": index, "chunks": 0, "skipped": "run cancelled"}
     texts = [c["text"] for c in chunks]
-    # A chunk's LLM-written context (--contextualize) is embedded with it and kept in metadata.
+    # A chunk's LLM-written context (--contextualize) is embedded with it and kept in metadata;
+    # then the chunker's token counts no longer describe what is embedded.
+    with_context = any(c.get("context") for c in chunks)
     vectors = resources.embedder().encode(
-        [f"{c['context']}\n\n{c['text']}" if c.get("context") else c["text"] for c in chunks]
+        [f"{c['context']}\n\n{c['text']}" if c.get("context") else c["text"] for c in chunks],
+        lengths=None if with_context else [int(c["tokens"]) for c in chunks],
     )
     metadatas: list[Metadata] = [
         {

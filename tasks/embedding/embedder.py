@@ -80,16 +80,21 @@ class Embedder:
         )
         return [len(ids) for ids in encoded["input_ids"]]
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text, in input order."""
+    def encode(self, texts: Sequence[str], lengths: Sequence[int] | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text, in input order.
+
+        `lengths`, the texts' token counts when already known (the chunker counted them), saves
+        tokenizing every text once more just to sort.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         # Batches of similar token length pad least: every row of a batch is padded to its
         # longest, and padding costs as much compute as real tokens. sentence-transformers sorts
         # by characters, which only approximates tokens, so sort by tokens here and hand it
         # one batch at a time.
-        lengths = np.asarray(self.token_lengths(texts))
-        order = np.argsort(-lengths, kind="stable")
+        if lengths is None or len(lengths) != len(texts):
+            lengths = self.token_lengths(texts)
+        order = np.argsort(-np.asarray(lengths), kind="stable")
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]

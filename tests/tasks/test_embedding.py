@@ -146,6 +146,12 @@ def test_vectors_come_back_in_input_order(exported: list[np.ndarray], texts: lis
     np.testing.assert_allclose(together[-3:], alone[5:], atol=1e-5)
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
     assert embedder.encode([]).shape == (0, embedder.dimension)
+    # Token counts handed in (the chunker's) only save a tokenization: the vectors are the same,
+    # in input order, whatever the counts say.
+    counted = embedder.encode(texts, lengths=embedder.token_lengths(texts))
+    misleading = embedder.encode(texts, lengths=list(range(len(texts))))
+    np.testing.assert_allclose(counted, together, atol=1e-5)
+    np.testing.assert_allclose(misleading, together, atol=1e-5)
 
 
 THREADS = """
