@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from corpus.formats.document import Part, Section
 from corpus.markers import BODY_END, HEADER_FIELD, OLD_STYLE_FIRST_LINE, SMALL_PRINT_END, START
 
-__all__ = ["Stripped", "strip_boilerplate"]
+__all__ = ["Stripped", "strip_boilerplate", "strip_sections"]
 
 # Header fields sit near the top; a "Title:" deep in a book is the book's own text.
 _HEADER_LINES = 200
@@ -103,3 +104,43 @@ def _after_line(text: str, position: int) -> int:
     """Offset of the first character after the line containing ``position``."""
     newline = text.find("\n", position)
     return len(text) if newline == -1 else newline + 1
+
+
+def strip_sections(sections: list[Section]) -> tuple[list[Section], bool]:
+    """Sections without what precedes a START marker and what follows an end marker.
+
+    For formats whose Gutenberg header and license arrive as text (old HTML editions in
+    ``<pre>``, PDFs printed from the text edition). Returns the sections and whether a
+    marker was seen.
+    """
+    flat = [(index, part) for index, section in enumerate(sections) for part in section.parts]
+    start = next((n for n, (_, part) in enumerate(flat) if START.search(part.text)), None)
+    end = next(
+        (
+            n
+            for n, (_, part) in enumerate(flat[(start or 0) :], start or 0)
+            if n != start and BODY_END.search(part.text)
+        ),
+        None,
+    )
+    if start is None and end is None:
+        return sections, False
+    keep: dict[int, list[Part]] = {}
+    for n, (index, part) in enumerate(flat):
+        if (start is not None and n <= start) or (end is not None and n >= end):
+            continue
+        keep.setdefault(index, []).append(part)
+    first = flat[start][0] if start is not None else 0
+    result = [
+        Section(section.title, tuple(keep.get(index, [])))
+        for index, section in enumerate(sections)
+        if index in keep or (index > first and section.title and index not in _after(end, flat))
+    ]
+    return result, True
+
+
+def _after(end: int | None, flat: list[tuple[int, Part]]) -> set[int]:
+    """Indexes of sections lying wholly at or after the end marker."""
+    if end is None:
+        return set()
+    return {index for index, _ in flat[end:]} - {index for index, _ in flat[:end]}

@@ -1,4 +1,4 @@
-"""One book from bytes to chunks: decode, read the header, strip boilerplate, chunk."""
+"""One book from bytes to chunks: detect the format, extract, strip boilerplate, chunk."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from urllib.parse import urlsplit
 
 from tokenizers import Tokenizer
 
-from corpus.boilerplate import strip_boilerplate
-from corpus.chunking import Chunk, ChunkConfig, chunk_text
-from corpus.decode import decode_text
+from corpus.chunking import Chunk, ChunkConfig, chunk_sections
 from corpus.errors import DecodeError
-from corpus.metadata import BookMeta, read_header
+from corpus.formats.extract import DEFAULT_MAX_BYTES, extract_document
+from corpus.metadata import BookMeta
 
 __all__ = ["Book", "local_book_id", "prepare_book"]
 
@@ -30,6 +29,8 @@ class Book:
     meta: BookMeta
     chunks: list[Chunk]
     warnings: list[str]
+    # The format the bytes were read as: txt, md, html, epub, docx or pdf.
+    format: str = "txt"
 
 
 def local_book_id(name: str, identity: str) -> str:
@@ -51,14 +52,18 @@ def prepare_book(
     config: ChunkConfig,
     gutenberg_id: str | None = None,
     fallback_id: str,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Book:
-    """Turn a book's raw bytes into chunks ready to embed.
+    """Turn a book's raw bytes, in any supported format, into chunks ready to embed.
 
-    The id is ``gutenberg_id`` when given, else the header's eBook number, else
-    ``fallback_id``. Raises DecodeError when nothing is left to chunk.
+    The id is ``gutenberg_id`` when given, else the eBook number the document declares (text
+    header, EPUB identifier, Markdown front matter, HTML header), else ``fallback_id``; so one
+    Gutenberg book read from its text, EPUB, HTML or Markdown edition gets one id.
+    ``max_bytes`` caps what an EPUB or DOCX may unpack to. Raises a DecodeError (or a
+    subclass) naming ``name`` when nothing usable is left.
     """
-    text = decode_text(data, name)
-    meta = read_header(text)
+    document = extract_document(data, name, max_bytes=max_bytes)
+    meta = document.meta
     warnings: list[str] = []
     if gutenberg_id and meta.gutenberg_id and meta.gutenberg_id != gutenberg_id:
         warnings.append(
@@ -71,15 +76,16 @@ def prepare_book(
         title=meta.title or _display_name(name),
         gutenberg_id=gutenberg_id or meta.gutenberg_id,
     )
-    stripped = strip_boilerplate(text)
-    if not stripped.had_markers:
+    if document.format == "txt" and not document.had_markers:
         warnings.append(f"{name}: no Gutenberg markers found; ingested whole")
-    chunks = chunk_text(stripped.body, book_id=book_id, tokenizer=tokenizer, config=config)
+    chunks = chunk_sections(document.sections, book_id=book_id, tokenizer=tokenizer, config=config)
     if not chunks:
         raise DecodeError(
             f"{name}: no text left after removing Gutenberg boilerplate; check the source"
         )
-    return Book(book_id=book_id, meta=meta, chunks=chunks, warnings=warnings)
+    return Book(
+        book_id=book_id, meta=meta, chunks=chunks, warnings=warnings, format=document.format
+    )
 
 
 def _display_name(name: str) -> str:

@@ -14,13 +14,15 @@ pushed over the window.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tokenizers import Tokenizer
 
+from corpus.formats.document import Part, Section
 from corpus.segment import paragraphs, sentences
 
-__all__ = ["Chunk", "ChunkConfig", "chunk_id", "chunk_text"]
+__all__ = ["Chunk", "ChunkConfig", "chunk_id", "chunk_sections", "chunk_text"]
 
 # [CLS] and [SEP] take two of the window's positions.
 _SPECIAL_TOKENS = 2
@@ -68,6 +70,10 @@ class Chunk:
     position: int
     text: str
     n_tokens: int
+    # The chapter or section title the chunk lies in ("" when the book has none).
+    chapter: str = ""
+    # First and last printed page the chunk's text comes from (PDF only).
+    pages: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class _Unit:
     sep: str
     # Only whole sentences are carried over as overlap; fragments would read badly.
     whole_sentence: bool
+    page: int | None = None
 
 
 def chunk_id(book_id: str, position: int, text: str) -> str:
@@ -92,38 +99,64 @@ def chunk_text(
     text: str, *, book_id: str, tokenizer: Tokenizer, config: ChunkConfig
 ) -> list[Chunk]:
     """Split ``text`` into ordered chunks of at most ``config.budget`` content tokens."""
-    units = _units(text, tokenizer, config.budget)
-    groups = _pack(units, config.budget, config.overlap_tokens)
-    fitted = _fit_window([_join(group) for group in groups], tokenizer, config.window)
-    return [
-        Chunk(
-            id=chunk_id(book_id, position, chunk),
-            book_id=book_id,
-            position=position,
-            text=chunk,
-            n_tokens=n_tokens,
+    return chunk_sections(
+        [Section("", (Part(text),))], book_id=book_id, tokenizer=tokenizer, config=config
+    )
+
+
+def chunk_sections(
+    sections: Sequence[Section], *, book_id: str, tokenizer: Tokenizer, config: ChunkConfig
+) -> list[Chunk]:
+    """Chunk each section on its own (no chunk straddles two), numbering positions across all."""
+    chunks: list[Chunk] = []
+    for section in sections:
+        units = _units(section.parts, tokenizer, config.budget)
+        groups = _pack(units, config.budget, config.overlap_tokens)
+        fitted = _fit_window(
+            [(_join(group), _page_span(group)) for group in groups], tokenizer, config.window
         )
-        for position, (chunk, n_tokens) in enumerate(fitted)
-    ]
+        for text, n_tokens, pages in fitted:
+            position = len(chunks)
+            chunks.append(
+                Chunk(
+                    id=chunk_id(book_id, position, text),
+                    book_id=book_id,
+                    position=position,
+                    text=text,
+                    n_tokens=n_tokens,
+                    chapter=section.title,
+                    pages=pages,
+                )
+            )
+    return chunks
 
 
-def _units(text: str, tokenizer: Tokenizer, budget: int) -> list[_Unit]:
+def _page_span(group: list[_Unit]) -> tuple[int, int] | None:
+    pages = [unit.page for unit in group if unit.page is not None]
+    return (min(pages), max(pages)) if pages else None
+
+
+def _units(parts: Sequence[Part], tokenizer: Tokenizer, budget: int) -> list[_Unit]:
     """Sentences of every paragraph, with over-long ones broken down to fit the budget."""
-    pieces: list[tuple[str, str]] = []
-    for paragraph in paragraphs(text):
-        for index, sentence in enumerate(sentences(paragraph)):
-            pieces.append((sentence, _PARAGRAPH_SEP if index == 0 else _WORD_SEP))
-    counts = _count(tokenizer, [sentence for sentence, _ in pieces])
+    pieces: list[tuple[str, str, int | None]] = []
+    for part in parts:
+        for number, paragraph in enumerate(paragraphs(part.text)):
+            first_sep = _WORD_SEP if number == 0 and part.joins_previous else _PARAGRAPH_SEP
+            for index, sentence in enumerate(sentences(paragraph)):
+                pieces.append((sentence, first_sep if index == 0 else _WORD_SEP, part.page))
+    counts = _count(tokenizer, [sentence for sentence, _, _ in pieces])
     units: list[_Unit] = []
-    for (sentence, sep), tokens in zip(pieces, counts, strict=True):
+    for (sentence, sep, page), tokens in zip(pieces, counts, strict=True):
         if tokens <= budget:
-            units.append(_Unit(sentence, tokens, sep, whole_sentence=True))
+            units.append(_Unit(sentence, tokens, sep, whole_sentence=True, page=page))
         else:
-            units.extend(_split_sentence(sentence, sep, tokenizer, budget))
+            units.extend(_split_sentence(sentence, sep, tokenizer, budget, page))
     return units
 
 
-def _split_sentence(sentence: str, sep: str, tokenizer: Tokenizer, budget: int) -> list[_Unit]:
+def _split_sentence(
+    sentence: str, sep: str, tokenizer: Tokenizer, budget: int, page: int | None
+) -> list[_Unit]:
     """Runs of whole words within the budget; words over it become token pieces."""
     words = sentence.split(" ")
     counts = _count(tokenizer, words)
@@ -135,13 +168,13 @@ def _split_sentence(sentence: str, sep: str, tokenizer: Tokenizer, budget: int) 
     def flush() -> None:
         nonlocal run, run_tokens, run_sep
         if run:
-            units.append(_Unit(" ".join(run), run_tokens, run_sep, whole_sentence=False))
+            units.append(_Unit(" ".join(run), run_tokens, run_sep, False, page))
             run, run_tokens, run_sep = [], 0, _WORD_SEP
 
     for word, tokens in zip(words, counts, strict=True):
         if tokens > budget:
             flush()
-            units.extend(_split_word(word, run_sep, tokenizer, budget))
+            units.extend(_split_word(word, run_sep, tokenizer, budget, page))
             run_sep = _WORD_SEP
             continue
         if run_tokens + tokens > budget:
@@ -152,7 +185,9 @@ def _split_sentence(sentence: str, sep: str, tokenizer: Tokenizer, budget: int) 
     return units
 
 
-def _split_word(word: str, sep: str, tokenizer: Tokenizer, budget: int) -> list[_Unit]:
+def _split_word(
+    word: str, sep: str, tokenizer: Tokenizer, budget: int, page: int | None
+) -> list[_Unit]:
     """Cut a word at token boundaries into pieces of at most ``budget`` tokens."""
     offsets = tokenizer.encode(word, add_special_tokens=False).offsets
     units: list[_Unit] = []
@@ -162,7 +197,7 @@ def _split_word(word: str, sep: str, tokenizer: Tokenizer, budget: int) -> list[
         end = group[-1][1] if first + budget < len(offsets) else len(word)
         if end > start:
             # Pieces after the first continue the word, so nothing joins them.
-            units.append(_Unit(word[start:end], len(group), sep if start == 0 else "", False))
+            units.append(_Unit(word[start:end], len(group), sep if start == 0 else "", False, page))
         start = end
     return units
 
@@ -214,18 +249,23 @@ def _join(group: list[_Unit]) -> str:
     )
 
 
-def _fit_window(texts: list[str], tokenizer: Tokenizer, window: int) -> list[tuple[str, int]]:
+def _fit_window(
+    chunks: list[tuple[str, tuple[int, int] | None]], tokenizer: Tokenizer, window: int
+) -> list[tuple[str, int, tuple[int, int] | None]]:
     """Each chunk with its real length (special tokens included), re-split if over the window.
 
     Unit counts add up exactly for BERT-style tokenizers, which split on whitespace first;
     other tokenizers may merge across unit boundaries, and this is the guard for them.
     """
-    result: list[tuple[str, int]] = []
-    for text, length in zip(texts, _count(tokenizer, texts, special=True), strict=True):
+    texts = [text for text, _ in chunks]
+    result: list[tuple[str, int, tuple[int, int] | None]] = []
+    for (text, pages), length in zip(chunks, _count(tokenizer, texts, special=True), strict=True):
         if length <= window:
-            result.append((text, length))
+            result.append((text, length, pages))
         else:
-            result.extend(_halve_until_fits(text, tokenizer, window))
+            result.extend(
+                (part, n, pages) for part, n in _halve_until_fits(text, tokenizer, window)
+            )
     return result
 
 

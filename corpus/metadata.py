@@ -7,13 +7,20 @@ from dataclasses import dataclass
 
 from corpus.markers import HEADER_FIELD, OLD_STYLE_FIRST_LINE, START
 
-__all__ = ["BookMeta", "read_header"]
+__all__ = ["BookMeta", "gutenberg_number", "merge_meta", "read_header"]
 
 # Without a START marker the header is somewhere in the opening lines.
 _HEADER_LINES = 200
 # [eBook #1342], [EBook #14263], [Etext #3261], [E-Book #...]
 _EBOOK_NUMBER = re.compile(r"\[[ \t]*e-?(?:book|text)[ \t]*#[ \t]*(\d+)[ \t]*\]", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
+# Identifiers Gutenberg's editions carry: http://www.gutenberg.org/84,
+# https://www.gutenberg.org/ebooks/84, urn:gutenberg:84, "Project Gutenberg #84".
+_GUTENBERG_IDENTIFIER = re.compile(
+    r"gutenberg\.org/(?:ebooks/|files/|etext/)?(\d+)\b|urn:gutenberg:(\d+)\b"
+    r"|project gutenberg[^0-9]{0,12}#\s*(\d+)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -107,3 +114,21 @@ def _old_style_first_line(header: str) -> tuple[str, str]:
 def _clean(value: str) -> str:
     """Collapse whitespace runs to single spaces."""
     return _SPACES.sub(" ", value).strip()
+
+
+def gutenberg_number(identifier: str) -> str:
+    """The eBook number in a Gutenberg identifier or URL, or "" when it names none."""
+    match = _GUTENBERG_IDENTIFIER.search(identifier)
+    if match is None:
+        return ""
+    return str(int(next(group for group in match.groups() if group)))
+
+
+def merge_meta(first: BookMeta, second: BookMeta) -> BookMeta:
+    """``first`` with its empty fields filled from ``second``."""
+    return BookMeta(
+        title=first.title or second.title,
+        author=first.author or second.author,
+        language=first.language or second.language,
+        gutenberg_id=first.gutenberg_id or second.gutenberg_id,
+    )
