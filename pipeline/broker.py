@@ -11,11 +11,12 @@ from celery import Celery
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from pipeline.errors import RagmillError
 from tasks.resources import redis_retry
 from tasks.settings import mask_url
 
 
-class BrokerUnavailable(RuntimeError):
+class BrokerUnavailable(RagmillError):
     """The cluster's Redis cannot be reached."""
 
 
@@ -74,7 +75,7 @@ def client_app(redis_url: str) -> Celery:
     Not `tasks.app`: a Celery app keeps the connection pool of the first broker it used, so a
     process that talks to more than one cluster (a benchmark, a test session) needs one each.
     """
-    from tasks.config import celery_config
+    from tasks.celery_config import celery_config
     from tasks.settings import Settings
 
     app = Celery("ragmill-client", set_as_current=False)

@@ -26,7 +26,7 @@ from corpus.errors import CorpusError
 from corpus.sources import Source, read_local_file, resolve_sources
 from pipeline.broker import lost_broker
 from pipeline.progress_view import Report
-from tasks.books import BookOptions
+from tasks.messages import TASK_NAMES, BookOptions, FetchBook, SourceRef, send_options
 from tasks.progress import RunLedger, Snapshot
 from tasks.settings import Settings
 
@@ -105,7 +105,7 @@ class Submission:
             chunk_overlap=settings.chunk_overlap,
             collection=settings.collection,
             contextualize=contextualize,
-        ).to_message()
+        )
         self.pending: deque[Source] = deque(plan.sources)
         self.submitted = 0
         self.failed_here = 0
@@ -167,16 +167,13 @@ class Submission:
                 except CorpusError as exc:
                     self._fail_here(source.label, str(exc))
                     continue
-            self.app.send_task(
-                "ragmill.fetch_book",
-                args=[
-                    self.run_id,
-                    {"kind": source.kind, "ref": source.ref, "label": source.label},
-                    self.options,
-                    text,
-                ],
-                argsrepr=f"(run={self.run_id}, source={source.label})",
+            message = FetchBook(
+                run_id=self.run_id,
+                source=SourceRef(kind=source.kind, ref=source.ref, label=source.label),
+                options=self.options,
+                text=text,
             )
+            self.app.send_task(TASK_NAMES[FetchBook], **send_options(message))
             self.submitted += 1
             room.add_book()
             self.ledger.count_submitted()

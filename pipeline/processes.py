@@ -13,10 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.errors import RagmillError
+
 _PR_SET_PDEATHSIG = 1
 
 
-class StackError(RuntimeError):
+class StackError(RagmillError):
     """A service of the local stack failed to start or answer."""
 
 

@@ -16,9 +16,7 @@ import fcntl
 import ipaddress
 import json
 import os
-import shutil
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -26,11 +24,10 @@ from pathlib import Path
 from typing import IO
 
 import redis
-import requests
 
-from pipeline.processes import Service, StackError, free_port, spawn, wait_until
-
-STARTUP_TIMEOUT = 90.0
+from pipeline import services
+from pipeline.processes import Service, StackError
+from tasks.settings import SettingsError, check_basic_auth
 
 
 @dataclass(frozen=True)
@@ -59,20 +56,6 @@ class StackPlan:
     io_threads: int = 8
     # Threads of an LLM worker (queue llm); 0 starts none. Waiting on HTTP, so threads.
     llm_threads: int = 0
-
-
-def find_executable(name: str) -> str:
-    """`name` from this Python's bin directory (a venv) or PATH; a StackError says how to get it."""
-    local = Path(sys.executable).parent / name
-    if local.exists():
-        return str(local)
-    found = shutil.which(name)
-    if found is None:
-        hint = (
-            "sudo apt-get install redis-server" if name == "redis-server" else "pip install ragmill"
-        )
-        raise StackError(f"{name} was not found on PATH; install it ({hint})")
-    return found
 
 
 class LocalStack:
@@ -110,62 +93,20 @@ class LocalStack:
         env = service_env(self.data_dir)
         if self.plan.flower_port is not None:
             flower_env(env, self.plan.flower_address)  # a bad auth setting fails before any start
-        redis_port, chroma_port = free_port(), free_port()
-        redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        chroma_url = f"http://127.0.0.1:{chroma_port}"
-        (self.data_dir / "redis").mkdir(exist_ok=True)
-        redis_server = self._spawn(
-            "redis",
-            [
-                find_executable("redis-server"),
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(redis_port),
-                "--dir",
-                str(self.data_dir / "redis"),
-                # Queued work survives a stop, so an interrupted ingest resumes on the next start.
-                "--appendonly",
-                "yes",
-                "--save",
-                "",
-                "--protected-mode",
-                "yes",
-            ],
-            env,
-        )
-        chroma = self._spawn(
-            "chroma",
-            [
-                find_executable("chroma"),
-                "run",
-                "--path",
-                str(self.data_dir / "chroma"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(chroma_port),
-            ],
-            env,
-        )
-        wait_until(
-            lambda: bool(redis.Redis.from_url(redis_url, socket_timeout=1).ping()),
-            service=redis_server,
-            timeout=STARTUP_TIMEOUT,
-            what="answering PING",
-        )
-        wait_until(
-            lambda: requests.get(f"{chroma_url}/api/v2/heartbeat", timeout=1).ok,
-            service=chroma,
-            timeout=STARTUP_TIMEOUT,
-            what="answering its heartbeat",
-        )
+        redis_server, redis_url = services.start_redis(self.data_dir / "redis", self.logs, env=env)
+        self.services.append(redis_server)
+        chroma, chroma_url = services.start_chroma(self.data_dir / "chroma", self.logs, env)
+        self.services.append(chroma)
         env.update(REDIS_URL=redis_url, CHROMA_URL=chroma_url)
         flower_url = None
         if self.plan.workers:
             self._start_workers(env)
         if self.plan.flower_port is not None:
-            flower_url = self._start_flower(env, self.plan.flower_port, self.plan.flower_address)
+            flower, flower_url = services.start_flower(
+                flower_env(env, self.plan.flower_address), self.logs,
+                address=self.plan.flower_address, port=self.plan.flower_port,
+            )
+            self.services.append(flower)
         self.info = StackInfo(
             redis_url=redis_url,
             chroma_url=chroma_url,
@@ -178,100 +119,22 @@ class LocalStack:
         return self.info
 
     def _start_workers(self, env: dict[str, str]) -> None:
-        celery = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel", "INFO"]
         tag = f"{os.getpid()}"
-        io = self._spawn(
-            "worker-io",
-            [
-                *celery,
-                "-Q",
-                "io",
-                "--pool",
-                "threads",
-                "-c",
-                str(self.plan.io_threads),
-                "-n",
-                f"io-{tag}@%h",
-            ],
-            env,
-        )
-        embed = self._spawn(
-            "worker-embed",
-            [
-                *celery,
-                "-Q",
-                "embed",
-                "-c",
-                str(self.plan.embed_concurrency),
-                "-n",
-                f"embed-{tag}@%h",
-            ],
-            env,
-        )
-        workers = [io, embed]
+        sizes = {"io": self.plan.io_threads, "embed": self.plan.embed_concurrency}
         if self.plan.llm_threads > 0:
-            workers.append(
-                self._spawn(
-                    "worker-llm",
-                    [*celery, "-Q", "llm", "--pool", "threads", "-c",
-                     str(self.plan.llm_threads), "-n", f"llm-{tag}@%h"],
-                    env,
-                )
+            sizes["llm"] = self.plan.llm_threads
+        started = {}
+        for role, concurrency in sizes.items():
+            name = f"{role}-{tag}"
+            # Orphaned workers stop at once instead of finishing their tasks against a Redis and
+            # a Chroma that are going away too; their unacknowledged messages are delivered
+            # again on the next start.
+            started[name] = services.start_worker(
+                role, env, self.logs, name=name, concurrency=concurrency,
+                service_name=f"worker-{role}", death_signal=signal.SIGKILL, wait=False,
             )
-        from pipeline.broker import control, nodes_answering
-
-        with control(env["REDIS_URL"]) as app:
-            for service in workers:
-                node = service.name.removeprefix("worker-") + f"-{tag}@"
-                wait_until(
-                    lambda node=node: any(n.startswith(node) for n in nodes_answering(app)),  # type: ignore[misc]
-                    service=service,
-                    timeout=STARTUP_TIMEOUT,
-                    what="answering celery ping",
-                )
-
-    def _start_flower(self, env: dict[str, str], port: int, address: str) -> str:
-        env = flower_env(env, address)
-        flower = self._spawn(
-            "flower",
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tasks",
-                "flower",
-                f"--address={address}",
-                f"--port={port}",
-            ],
-            env,
-        )
-        host = "127.0.0.1" if address in ("", "0.0.0.0", "::") else address
-        url = f"http://{host}:{port}"
-        # /healthcheck answers without credentials, so readiness needs no password.
-        wait_until(
-            lambda: requests.get(f"{url}/healthcheck", timeout=1).ok,
-            service=flower,
-            timeout=STARTUP_TIMEOUT,
-            what="serving its UI",
-        )
-        return url
-
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Service:
-        # Orphaned workers stop at once instead of finishing their tasks against a Redis and a
-        # Chroma that are going away too; their unacknowledged messages are delivered again on
-        # the next start.
-        death = signal.SIGKILL if name.startswith("worker") else signal.SIGTERM
-        service = spawn(
-            name,
-            argv,
-            env=env,
-            log_path=self.logs / f"{name}.log",
-            cwd=Path.cwd(),
-            death_signal=death,
-        )
-        self.services.append(service)
-        return service
+            self.services.append(started[name])
+        services.wait_for_workers(env["REDIS_URL"], started)
 
     def stop(self) -> None:
         """Stop workers first (they finish or requeue their task), then Flower, Chroma, Redis."""
@@ -311,11 +174,10 @@ def flower_env(env: dict[str, str], address: str) -> dict[str, str]:
     env = dict(env)
     auth = env.pop("FLOWER_BASIC_AUTH", "").strip()
     if auth:
-        if any(":" not in pair or pair.startswith(":") for pair in auth.split(",")):
-            raise StackError(
-                "FLOWER_BASIC_AUTH must look like user:password (several joined by commas)"
-            )
-        env["FLOWER_BASIC_AUTH"] = auth
+        try:
+            env["FLOWER_BASIC_AUTH"] = check_basic_auth(auth)
+        except SettingsError as exc:
+            raise StackError(str(exc)) from None
     elif not is_loopback(address):
         raise StackError(
             f"Flower would listen on {address or 'every address'} without a password; "

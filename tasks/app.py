@@ -9,7 +9,7 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from tasks import resources
-from tasks.config import celery_config
+from tasks.celery_config import celery_config
 from tasks.settings import Settings, SettingsError
 
 

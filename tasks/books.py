@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 from corpus.book import Book, local_book_id, prepare_book
-from corpus.sources import Source
 from tasks import resources
+from tasks.messages import BookOptions, SourceRef
 
 
-@dataclass(frozen=True, kw_only=True)
-class BookOptions:
-    """Per-ingest choices that travel with each fetch task, so any worker can serve any run."""
-
-    mirror: str
-    chunk_tokens: int
-    chunk_overlap: int
-    collection: str
-    # Ask the LLM stage for each chunk's context before it is embedded.
-    contextualize: bool = False
-
-    def to_message(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_message(cls, data: dict[str, Any]) -> BookOptions:
-        return cls(
-            mirror=str(data["mirror"]),
-            chunk_tokens=int(data["chunk_tokens"]),
-            chunk_overlap=int(data["chunk_overlap"]),
-            collection=str(data["collection"]),
-            contextualize=bool(data.get("contextualize", False)),
-        )
-
-
-def load_book(source: Source, options: BookOptions, text: str | None = None) -> Book:
+def load_book(source: SourceRef, options: BookOptions, text: str | None = None) -> Book:
     """Download (or take the client's `text` for local files), decode, strip and chunk a source.
 
     Raises corpus.errors.CorpusError with a one-line reason naming the source.

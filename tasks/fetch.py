@@ -2,76 +2,49 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
-
-from celery import Task
 
 from corpus.book import Book
 from corpus.chunking import Chunk
 from corpus.errors import CorpusError
-from corpus.sources import Source
 from tasks import resources
 from tasks.app import app
-from tasks.books import BookOptions, load_book
+from tasks.base import RunTask
+from tasks.books import load_book
 from tasks.embed import embed_batch
 from tasks.llm.tasks import contextualize_batch
-from tasks.progress import RunLedger
-
-log = logging.getLogger(__name__)
-
-
-class LedgerTask(Task):
-    """A task whose final failure is written to its run's ledger, so the CLI can report it."""
-
-    def on_failure(
-        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
-    ) -> None:
-        run_id, label, book_id = self.ledger_target(args, kwargs)
-        reason = f"{label}: {type(exc).__name__}: {exc}".splitlines()[0]
-        RunLedger(resources.redis_client(), run_id).fail(label, reason, book_id)
-
-    def ledger_target(self, args: Any, kwargs: Any) -> tuple[str, str, str | None]:
-        run_id, source = args[0], args[1]
-        return run_id, source["label"], None
+from tasks.messages import BookInfo, ChunkItem, ContextualizeBatch, EmbedBatch, FetchBook
+from tasks.progress import Registration, RunLedger
 
 
-@app.task(
-    name="ragmill.fetch_book",
-    base=LedgerTask,
-    bind=True,
+class FetchTask(RunTask):
+    """A fetch that failed for good fails its source."""
+
+    message_type = FetchBook
     # Corpus errors are final (the downloader already retried); anything else, such as Chroma
     # or Redis being briefly away, is retried with backoff.
-    autoretry_for=(Exception,),
-    dont_autoretry_for=(CorpusError,),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=5,
-)
-def fetch_book(
-    self: Task,
-    run_id: str,
-    source: dict[str, str],
-    options: dict[str, Any],
-    text: str | None = None,
-) -> dict[str, Any]:
+    dont_autoretry_for = (CorpusError,)
+
+    def record_failure(self, message: FetchBook, ledger: RunLedger, reason: str) -> None:
+        label = message.source.label
+        ledger.fail(label, f"{label}: {reason}")
+
+
+@app.task(name="ragmill.fetch_book", base=FetchTask, bind=True)
+def fetch_book(self: FetchTask, message: FetchBook) -> dict[str, Any]:
     """Fetch and chunk one book, then queue embed batches for the chunks not yet stored."""
-    src = Source(kind=source["kind"], ref=source["ref"], label=source["label"])  # type: ignore[arg-type]
-    ledger = RunLedger(resources.redis_client(), run_id)
-    if ledger.cancelled():
-        # Ctrl-C or --fail-fast stopped the run; running it again fetches this book then.
-        return {"book": src.label, "skipped": "run cancelled"}
+    ledger = self.ledger(message)
+    label = message.source.label
     try:
-        book_options = BookOptions.from_message(options)
-        book = load_book(src, book_options, text)
+        book = load_book(message.source, message.options, message.text)
     except CorpusError as exc:
-        ledger.fail(src.label, str(exc))
-        return {"book": src.label, "failed": str(exc)}
+        ledger.fail(label, str(exc))
+        return {"book": label, "failed": str(exc)}
     for warning in book.warnings:
         ledger.warn(warning)
+    options = message.options
     return queue_book(
-        ledger, book_options.collection, src.label, book, contextualize=book_options.contextualize
+        ledger, options.collection, label, book, contextualize=options.contextualize
     )
 
 
@@ -99,42 +72,36 @@ def queue_book(
         stale_ids=sorted(stored - wanted),
     )
     summary = {"book": book.book_id, "chunks": len(book.chunks), "batches": len(todo)}
-    if outcome == -1:
+    if outcome == Registration.DUPLICATE:
         ledger.warn(f"{label}: same book as another source of this run ({book.book_id}); skipped")
         ledger.count_done_without_work()
         return {**summary, "batches": 0, "duplicate": True}
-    if outcome == 2:
+    if outcome == Registration.ALREADY_COMPLETE:
         store.delete(ledger.take_stale(book.book_id))
         return summary
-    if outcome == 0:
+    if outcome == Registration.RETRY:
         # This fetch is a redelivery: resend whatever the first attempt may not have stored,
         # whole, because its recorded batch sizes are what the ledger will count.
         todo = {i: batches[i] for i in ledger.pending_batches(book.book_id)}
     elif contextualize:
         ledger.want_contexts(sum(len(c) for c in todo.values()))
-    meta = book_metadata(book, label)
+    info = book_info(book, label)
     for index, chunks in sorted(todo.items()):
+        items = tuple(chunk_item(c) for c in chunks)
         if contextualize:
             # Embedding waits for the contexts: the llm task sends the batch on when done.
             first = chunks[0].position
-            contextualize_batch.apply_async(
-                args=[
-                    ledger.run_id,
-                    collection,
-                    meta,
-                    index,
-                    [chunk_message(c) for c in chunks],
-                    book.chunks[first - 1].text if first > 0 else "",
-                ],
-                argsrepr=f"(run={ledger.run_id}, book={book.book_id}, batch={index}, "
-                f"chunks={len(chunks)}, contextualize)",
+            contextualize_batch.send(
+                ContextualizeBatch(
+                    run_id=ledger.run_id, collection=collection, book=info, index=index,
+                    chunks=items, before=book.chunks[first - 1].text if first > 0 else "",
+                )
             )
             continue
-        embed_batch.apply_async(
-            args=[ledger.run_id, collection, meta, index, [chunk_message(c) for c in chunks]],
-            # Flower shows this instead of the chunk texts.
-            argsrepr=f"(run={ledger.run_id}, book={book.book_id}, batch={index}, "
-            f"chunks={len(chunks)})",
+        embed_batch.send(
+            EmbedBatch(
+                run_id=ledger.run_id, collection=collection, book=info, index=index, chunks=items
+            )
         )
     return summary
 
@@ -143,20 +110,15 @@ def split_batches(chunks: list[Chunk], size: int) -> list[list[Chunk]]:
     return [chunks[i : i + size] for i in range(0, len(chunks), size)]
 
 
-def book_metadata(book: Book, label: str) -> dict[str, str]:
-    return {
-        "book_id": book.book_id,
-        "title": book.meta.title,
-        "author": book.meta.author,
-        "language": book.meta.language,
-        "source": label,
-    }
+def book_info(book: Book, label: str) -> BookInfo:
+    return BookInfo(
+        book_id=book.book_id,
+        title=book.meta.title,
+        author=book.meta.author,
+        language=book.meta.language,
+        source=label,
+    )
 
 
-def chunk_message(chunk: Chunk) -> dict[str, Any]:
-    return {
-        "id": chunk.id,
-        "position": chunk.position,
-        "text": chunk.text,
-        "tokens": chunk.n_tokens,
-    }
+def chunk_item(chunk: Chunk) -> ChunkItem:
+    return ChunkItem(id=chunk.id, position=chunk.position, text=chunk.text, tokens=chunk.n_tokens)

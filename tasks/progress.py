@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, fields
+from enum import IntEnum
 from typing import Any, cast
 
 import redis
@@ -51,6 +52,23 @@ COUNTERS = (
     "contexts_done",
     "contexts_failed",
 )
+
+class Registration(IntEnum):
+    """What REGISTER_BOOK did with a book (the script's return values)."""
+
+    DUPLICATE = -1  # another source of this run already claimed the same book
+    RETRY = 0  # the same source is retrying its fetch; nothing was counted again
+    REGISTERED = 1  # claimed, with batches to embed
+    ALREADY_COMPLETE = 2  # claimed, and every chunk was already stored
+
+
+class BatchOutcome(IntEnum):
+    """What COMPLETE_BATCH did with a stored batch (the script's return values)."""
+
+    REDELIVERED = -1  # already counted: a redelivered task stored it again
+    COUNTED = 0
+    BOOK_COMPLETE = 1  # counted, and it was the book's last batch
+
 
 # Claims a book for a run and records the work it brings.
 # KEYS: [1] run hash, [2] books hash, [3] pending hash, [4] stale set
@@ -249,15 +267,15 @@ class RunLedger:
         already_stored: int,
         batches: dict[int, int],
         stale_ids: list[str],
-    ) -> int:
-        """Claim `book_id` for `label`; see REGISTER_BOOK for the return values."""
+    ) -> Registration:
+        """Claim `book_id` for `label`; see REGISTER_BOOK."""
         if stale_ids:
             self.client.sadd(self.stale_key(book_id), *stale_ids)
         args: list[Any] = [book_id, label, chunks_total, already_stored, RUN_TTL]
         for index, size in sorted(batches.items()):
             args += [index, size]
         keys = [self.key, f"{self.key}:books", self.pending_key(book_id), self.stale_key(book_id)]
-        return int(cast(int, self._register(keys=keys, args=args)))
+        return Registration(int(cast(int, self._register(keys=keys, args=args))))
 
     def pending_batches(self, book_id: str) -> set[int]:
         """Batch indexes of `book_id` not yet stored (used when a fetch is retried)."""
@@ -265,10 +283,10 @@ class RunLedger:
             int(i) for i in cast(dict[Any, Any], self.client.hgetall(self.pending_key(book_id)))
         }
 
-    def complete_batch(self, book_id: str, index: int, node: str = "") -> int:
+    def complete_batch(self, book_id: str, index: int, node: str = "") -> BatchOutcome:
         """Count batch `index` of `book_id` as stored by worker `node`; see COMPLETE_BATCH."""
         keys = [self.key, self.pending_key(book_id), f"{self.key}:nodes"]
-        return int(cast(int, self._complete(keys=keys, args=[index, node, RUN_TTL])))
+        return BatchOutcome(int(cast(int, self._complete(keys=keys, args=[index, node, RUN_TTL]))))
 
     def batches_by_node(self) -> dict[str, int]:
         """Embed batches each worker node stored in this run (redeliveries counted once)."""

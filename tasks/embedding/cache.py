@@ -29,11 +29,14 @@ INT8_CONFIGS = ("avx512_vnni", "avx512", "avx2", "arm64")
 
 
 def cache_root() -> Path:
-    """Where exports live: RAGMILL_MODEL_CACHE, else ~/.cache/ragmill/models."""
-    configured = os.environ.get("RAGMILL_MODEL_CACHE")
-    if configured:
-        return Path(configured).expanduser().absolute()
-    return Path.home() / ".cache" / "ragmill" / "models"
+    """Where exports live: RAGMILL_MODEL_CACHE, else ~/.cache/ragmill/models (tasks/settings.py).
+
+    Read when an export is looked up (once per process start), not cached, so a process that
+    changes its environment first finds its own cache.
+    """
+    from tasks.settings import Settings
+
+    return Settings.from_env().model_cache
 
 
 def model_slug(model: str) -> str:

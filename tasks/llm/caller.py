@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from tasks.llm.client import ChatClient, Message, Reply, reserve_tokens
 from tasks.llm.errors import RateLimited, TransientLLMError
 from tasks.llm.ratelimit.redis_backend import RedisLimiter
-from tasks.llm.settings import LLMSettings
+from tasks.settings import LLMSettings
 
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 30.0

@@ -23,7 +23,7 @@ from tasks.llm.errors import (
     RateLimited,
     TransientLLMError,
 )
-from tasks.llm.settings import LLMSettings
+from tasks.settings import LLMSettings
 
 Message = Mapping[str, str]
 # Chat formats wrap each message in a few tokens of their own (role markers, separators).

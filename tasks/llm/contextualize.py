@@ -7,9 +7,8 @@ cut down to what fits).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from tasks.llm.client import Message
+from tasks.messages import BookInfo
 
 SYSTEM = (
     "You write short context for passages of books so that they can be found by search. "
@@ -21,11 +20,11 @@ MAX_CONTEXT_CHARS = 600
 
 
 def context_messages(
-    book: Mapping[str, str], chunk_text: str, position: int, before: str
+    book: BookInfo, chunk_text: str, position: int, before: str
 ) -> list[Message]:
     """Chat messages asking for the context of one chunk of `book`."""
-    title = book.get("title") or book.get("book_id", "an unnamed book")
-    author = book.get("author") or "an unknown author"
+    title = book.title or book.book_id or "an unnamed book"
+    author = book.author or "an unknown author"
     lead = before[-BEFORE_CHARS:].strip()
     parts = [f"Book: {title}, by {author}. Passage number {position + 1}."]
     if lead:

@@ -13,7 +13,7 @@ from tasks.llm.caller import LLMCaller
 from tasks.llm.client import ChatClient
 from tasks.llm.ratelimit.redis_backend import RedisLimiter
 from tasks.llm.ratelimit.window import Limits
-from tasks.llm.settings import LLMSettings
+from tasks.settings import LLMSettings
 
 # An in-flight request counts this much longer than its read timeout, for connecting and for
 # the time between the reply and its settlement.
@@ -22,9 +22,8 @@ HOLD_MARGIN = 2.0
 _local = threading.local()
 
 
-@cache
 def llm_settings() -> LLMSettings:
-    return LLMSettings.from_env()
+    return resources.settings().llm
 
 
 def make_limiter(settings: LLMSettings, client: object | None = None) -> RedisLimiter:
@@ -53,6 +52,5 @@ def caller() -> LLMCaller:
 
 
 def reset() -> None:
-    llm_settings.cache_clear()
     limiter.cache_clear()
     _local.__dict__.clear()

@@ -21,11 +21,13 @@ from celery import Task
 
 from tasks import resources
 from tasks.app import app
+from tasks.base import RunTask
 from tasks.embed import embed_batch
 from tasks.llm import engine
 from tasks.llm.contextualize import clean_context, context_messages
 from tasks.llm.errors import LLMError
 from tasks.llm.ratelimit.redis_backend import AdmissionTimeout
+from tasks.messages import ContextualizeBatch
 from tasks.progress import RunLedger
 
 log = logging.getLogger(__name__)
@@ -38,99 +40,67 @@ def complete(self: Task, prompt: str, max_tokens: int | None = None) -> dict[str
     return {"chars": len(reply.text), "tokens": reply.total_tokens}
 
 
-class ContextualizeTask(Task):
+class ContextualizeTask(RunTask):
     """Embeds the batch anyway, without the missing contexts, if the task fails for good."""
 
-    def on_failure(
-        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
-    ) -> None:
-        run_id, collection, book, index, chunks = args[:5]
-        ledger = RunLedger(resources.redis_client(), run_id)
-        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        for chunk in chunks:
-            ledger.record_context(chunk["id"], None, reason)
-        send_embed(ledger, collection, book, index, chunks)
-
-
-@app.task(
-    name="ragmill.llm.contextualize_batch",
-    base=ContextualizeTask,
-    bind=True,
+    message_type = ContextualizeBatch
     # Redis away for a moment must not drop the batch; LLM failures are handled per chunk.
-    autoretry_for=(Exception,),
-    dont_autoretry_for=(LLMError,),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=5,
-)
+    dont_autoretry_for = (LLMError,)
+
+    def record_failure(self, message: ContextualizeBatch, ledger: RunLedger, reason: str) -> None:
+        for chunk in message.chunks:
+            ledger.record_context(chunk.id, None, reason)
+        send_embed(ledger, message)
+
+
+@app.task(name="ragmill.llm.contextualize_batch", base=ContextualizeTask, bind=True)
 def contextualize_batch(
-    self: Task,
-    run_id: str,
-    collection: str,
-    book: dict[str, str],
-    index: int,
-    chunks: list[dict[str, Any]],
-    before: str = "",
+    self: ContextualizeTask, message: ContextualizeBatch
 ) -> dict[str, Any]:
     """Write a context for each chunk of an embed batch, then send the batch to be embedded."""
-    settings = engine.llm_settings()
-    ledger = RunLedger(resources.redis_client(), run_id)
-    if ledger.cancelled():
-        # Ctrl-C or --fail-fast stopped the run; the same command again sends what is left.
-        return {"book": book["book_id"], "batch": index, "chunks": 0, "skipped": "run cancelled"}
-    budget = min(settings.task_budget_seconds, resources.settings().visibility_timeout / 2)
-    deadline = time.monotonic() + budget
-    known = ledger.contexts([c["id"] for c in chunks])
+    ledger = self.ledger(message)
+    book, chunks = message.book, message.chunks
+    deadline = time.monotonic() + resources.settings().llm_task_budget
+    known = ledger.contexts([c.id for c in chunks])
     failed: list[str] = []
     for i, chunk in enumerate(chunks):
-        if chunk["id"] in known:
+        if chunk.id in known:
             continue
-        previous = chunks[i - 1]["text"] if i else before
-        messages = context_messages(book, chunk["text"], int(chunk["position"]), previous)
+        previous = chunks[i - 1].text if i else message.before
+        messages = context_messages(book, chunk.text, chunk.position, previous)
         try:
             if time.monotonic() > deadline:
                 raise AdmissionTimeout("this task's budget is spent", 0.0)
             reply = engine.caller().chat(messages, deadline=deadline)
         except AdmissionTimeout:
             # Out of budget: hand the rest to a fresh message (no ETA) and free this thread.
-            self.apply_async(
-                args=[run_id, collection, book, index, chunks, before],
-                argsrepr=self.request.argsrepr,
-            )
-            return {"book": book["book_id"], "batch": index, "requeued": True}
+            self.send(message)
+            return {"book": book.book_id, "batch": message.index, "requeued": True}
         except LLMError as exc:
             reason = str(exc).splitlines()[0]
-            if ledger.record_context(chunk["id"], None, reason):
+            if ledger.record_context(chunk.id, None, reason):
                 failed.append(reason)
             continue
-        ledger.record_context(chunk["id"], clean_context(reply.text))
+        ledger.record_context(chunk.id, clean_context(reply.text))
     if failed:
         ledger.warn(
-            f"{book['source']}: batch {index}: {len(failed)} chunk(s) embedded without a "
+            f"{book.source}: batch {message.index}: {len(failed)} chunk(s) embedded without a "
             f"context ({failed[-1]})"
         )
-    send_embed(ledger, collection, book, index, chunks)
-    return {"book": book["book_id"], "batch": index, "chunks": len(chunks), "failed": len(failed)}
+    send_embed(ledger, message)
+    return {
+        "book": book.book_id, "batch": message.index, "chunks": len(chunks), "failed": len(failed)
+    }
 
 
-def send_embed(
-    ledger: RunLedger,
-    collection: str,
-    book: dict[str, str],
-    index: int,
-    chunks: list[dict[str, Any]],
-) -> None:
+def send_embed(ledger: RunLedger, message: ContextualizeBatch) -> None:
     """Queue the batch for embedding with whatever contexts it has.
 
     A redelivered task may send it twice; embed_batch upserts and the ledger counts a batch once.
     """
-    contexts = ledger.contexts([c["id"] for c in chunks])
-    with_context = [
-        {**c, "context": contexts[c["id"]]} if contexts.get(c["id"]) else c for c in chunks
-    ]
-    embed_batch.apply_async(
-        args=[ledger.run_id, collection, book, index, with_context],
-        argsrepr=f"(run={ledger.run_id}, book={book['book_id']}, batch={index}, "
-        f"chunks={len(chunks)}, contexts={sum(1 for c in with_context if 'context' in c)})",
+    contexts = ledger.contexts([c.id for c in message.chunks])
+    chunks = tuple(
+        c.model_copy(update={"context": contexts[c.id]}) if contexts.get(c.id) else c
+        for c in message.chunks
     )
+    embed_batch.send(message.embed_batch(chunks))

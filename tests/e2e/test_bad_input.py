@@ -175,7 +175,7 @@ def test_a_crafted_task_with_a_path_as_id_is_refused_by_the_worker(
 ) -> None:
     # The CLI never sends such an id; a message on a shared broker could.
     from pipeline.broker import client_app
-    from tasks.books import BookOptions
+    from tasks.messages import TASK_NAMES, BookOptions, FetchBook, SourceRef, send_options
 
     app = client_app(cluster.redis_url)
     import redis
@@ -185,12 +185,14 @@ def test_a_crafted_task_with_a_path_as_id_is_refused_by_the_worker(
     ledger.start(books_total=1, description="crafted")
     options = BookOptions(
         mirror=cluster.mirror.url, chunk_tokens=200, chunk_overlap=32, collection=collection
-    ).to_message()
-    label = "../../etc/passwd"
-    app.send_task(
-        "ragmill.fetch_book",
-        args=[ledger.run_id, {"kind": "gutenberg", "ref": label, "label": label}, options, None],
     )
+    label = "../../etc/passwd"
+    message = FetchBook(
+        run_id=ledger.run_id,
+        source=SourceRef(kind="gutenberg", ref=label, label=label),
+        options=options,
+    )
+    app.send_task(TASK_NAMES[FetchBook], **send_options(message))
     deadline = time.monotonic() + 60
     while not ledger.failures() and time.monotonic() < deadline:
         time.sleep(0.2)

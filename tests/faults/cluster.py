@@ -28,7 +28,8 @@ from redis import Redis
 
 from pipeline.broker import client_app, nodes_answering
 from pipeline.processes import Service, free_port, spawn, wait_until
-from pipeline.stack import find_executable, service_env
+from pipeline.services import find_executable
+from pipeline.stack import service_env
 from tests.support.books import expected_chunk_ids, gutenberg_text
 from tests.support.mirror import Mirror, serve_mirror
 
@@ -37,7 +38,8 @@ RAGMILL = str(Path(sys.executable).parent / "ragmill")
 CHUNK_TOKENS = 96
 CHUNK_OVERLAP = 16
 BATCH_CHUNKS = 8
-# A dead worker's unacknowledged messages come back after this many seconds (see tasks/config.py).
+# A dead worker's unacknowledged messages come back after this many seconds
+# (tasks/celery_config.py).
 # It must exceed the longest task, and a pool process's first batch waits for the model to load
 # (17 s seen on a loaded machine); a shorter one would hand that batch out twice.
 VISIBILITY_TIMEOUT = 30

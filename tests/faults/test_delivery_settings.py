@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tasks.config import celery_config
+from tasks.celery_config import celery_config
 from tasks.progress import RunLedger
 from tasks.resources import redis_retry
 from tasks.settings import Settings, SettingsError

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from pipeline.chat_server import LLMServer, serve_llm
+from tests.support.chat_server import LLMServer, serve_llm
 from tests.support.servers import redis_server
 
 

@@ -7,12 +7,12 @@ import time
 import pytest
 import redis
 
-from pipeline.chat_server import LLMServer
 from tasks.llm.caller import LLMCaller
 from tasks.llm.client import ChatClient
 from tasks.llm.engine import make_limiter
 from tasks.llm.errors import MalformedReply, TransientLLMError
-from tasks.llm.settings import LLMSettings
+from tasks.settings import LLMSettings
+from tests.support.chat_server import LLMServer
 
 HELLO = [{"role": "user", "content": "hello"}]
 

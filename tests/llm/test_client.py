@@ -7,7 +7,6 @@ from email.utils import formatdate
 
 import pytest
 
-from pipeline.chat_server import LLMServer
 from tasks.llm.client import ChatClient, reserve_tokens, retry_after
 from tasks.llm.errors import (
     LLMNotConfigured,
@@ -16,7 +15,8 @@ from tasks.llm.errors import (
     RateLimited,
     TransientLLMError,
 )
-from tasks.llm.settings import LLMSettings
+from tasks.settings import LLMSettings
+from tests.support.chat_server import LLMServer
 
 HELLO = [{"role": "user", "content": "Who is Victor Frankenstein's friend?"}]
 

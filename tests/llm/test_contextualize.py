@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from pipeline.broker import client_app
-from pipeline.chat_server import LLMServer, serve_llm
-from pipeline.llm_bench import start_llm_workers
 from tasks.store import ChunkStore
+from tests.bench.llm_limit import start_llm_workers
 from tests.conftest import Cluster, run_cli
+from tests.support.chat_server import LLMServer, serve_llm
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,7 @@ def llm(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         app = client_app(cluster.redis_url)
         env = cluster.env(**llm_env(server))
         logs = tmp_path_factory.mktemp("llm-logs")
-        workers = start_llm_workers(1, 4, env, logs, app, tag="ctx")
+        workers = start_llm_workers(1, 4, env, logs, tag="ctx")
         try:
             yield server
         finally:

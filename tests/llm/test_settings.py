@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.llm.settings import LLMSettings
-from tasks.settings import SettingsError
+from tasks.settings import LLMSettings, SettingsError
 
 
 def test_defaults_mean_no_llm_and_a_one_minute_window() -> None:

@@ -20,10 +20,11 @@ import pytest
 import redis
 
 from pipeline.broker import client_app
-from pipeline.chat_server import LLMServer, serve_llm
-from pipeline.llm_bench import llm_env, queue_prompts, start_llm_workers
 from pipeline.processes import Service
 from pipeline.stack import service_env
+from tasks.messages import TASK_NAMES, BookInfo, ChunkItem, ContextualizeBatch, send_options
+from tests.bench.llm_limit import llm_env, queue_prompts, start_llm_workers
+from tests.support.chat_server import LLMServer, serve_llm
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +42,7 @@ def setup(
         env = llm_env(service_env(tmp_path), llm_redis_url, server.url, rpm=RPM, tpm=100_000,
                       window_seconds=WINDOW, timeout=5, max_tokens=20,
                       task_budget_seconds=60)
-        workers = start_llm_workers(2, 4, env, tmp_path / "logs", app)
+        workers = start_llm_workers(2, 4, env, tmp_path / "logs")
         try:
             yield server, app, workers
         finally:
@@ -114,14 +115,17 @@ def test_a_batch_that_waits_past_its_budget_is_requeued_and_each_chunk_asked_onc
         env = llm_env(service_env(tmp_path), llm_redis_url, server.url, rpm=4, tpm=100_000,
                       window_seconds=WINDOW, timeout=0.8, max_tokens=20,
                       task_budget_seconds=1)
-        workers = start_llm_workers(1, 2, env, tmp_path / "logs", app, tag="budget")
+        workers = start_llm_workers(1, 2, env, tmp_path / "logs", tag="budget")
         try:
-            chunks = [{"id": f"b:{i:05d}:x", "position": i, "text": f"chunk {i} of the book",
-                       "tokens": 6} for i in range(10)]
-            book = {"book_id": "b", "title": "A Book", "author": "An Author",
-                    "language": "en", "source": "b"}
-            app.send_task("ragmill.llm.contextualize_batch",
-                          args=["run-budget", "coll", book, 0, chunks, ""], queue="llm")
+            chunks = tuple(
+                ChunkItem(id=f"b:{i:05d}:x", position=i, text=f"chunk {i} of the book", tokens=6)
+                for i in range(10)
+            )
+            book = BookInfo(book_id="b", title="A Book", author="An Author", language="en",
+                            source="b")
+            batch = ContextualizeBatch(run_id="run-budget", collection="coll", book=book,
+                                       index=0, chunks=chunks)
+            app.send_task(TASK_NAMES[ContextualizeBatch], **send_options(batch), queue="llm")
             deadline = time.monotonic() + 40
             while redis_client.llen("embed") == 0 and time.monotonic() < deadline:
                 time.sleep(0.2)
@@ -136,8 +140,8 @@ def test_a_batch_that_waits_past_its_budget_is_requeued_and_each_chunk_asked_onc
     messages = redis_client.lrange("embed", 0, -1)
     assert len(messages) == 1
     body = json.loads(base64.b64decode(json.loads(messages[0])["body"]))
-    sent = body[0][4]
-    assert [c["id"] for c in sent] == [c["id"] for c in chunks]
+    sent = body[1]["message"]["chunks"]
+    assert [c["id"] for c in sent] == [c.id for c in chunks]
     assert all(c["context"].startswith("Context:") for c in sent)
     log = (tmp_path / "logs" / "budget0.log").read_text()
     assert log.count("'requeued': True") >= 2

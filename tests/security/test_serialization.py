@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection, Exchange, Producer
 
-from tasks.config import celery_config
+from tasks.celery_config import celery_config
 from tasks.settings import Settings
 from tests.conftest import Cluster
 from tests.faults.report import RecordProperty

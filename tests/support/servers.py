@@ -13,7 +13,8 @@ import requests
 
 from pipeline.broker import control, nodes_answering
 from pipeline.processes import Service, free_port, spawn, wait_until
-from pipeline.stack import find_executable, service_env
+from pipeline.services import find_executable
+from pipeline.stack import service_env
 
 
 @contextmanager

@@ -5,19 +5,18 @@ OpenAI-compatible test server (which keeps its own sliding-window count and answ
 request over the limit) and the `celery -A tasks worker -Q llm` processes, queues a backlog larger
 than the limit allows, and counts what the server accepted over whole windows.
 
-    python -m pipeline.llm_bench            # or: ragmill bench-llm
-    python -m pipeline.llm_bench --processes 1 2 4 --rpm 60 --window 10 --windows 3
+    python -m tests.bench.llm_limit
+    python -m tests.bench.llm_limit --processes 1 2 4 --rpm 60 --window 10 --windows 3
 
 The window is shortened (10 s by default instead of 60 s) with proportional limits so a run takes
-seconds, not minutes; the output says so. The test server lives in tests/support/llm_server.py,
-so the benchmark runs from a source checkout.
+seconds, not minutes; the output says so. It runs from a source checkout, beside the test server
+it needs (tests/support/chat_server.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -26,15 +25,12 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-import click
-import redis
 from celery import Celery
 
 from pipeline.broker import client_app
-from pipeline.processes import Service, free_port, spawn, wait_until
-from pipeline.stack import find_executable, service_env
-
-ROOT = Path(__file__).resolve().parents[1]
+from pipeline.processes import Service
+from pipeline.services import start_redis, start_worker, wait_for_workers
+from pipeline.stack import service_env
 
 
 @dataclass(frozen=True)
@@ -70,45 +66,24 @@ class BenchResult:
 @contextlib.contextmanager
 def private_redis(workdir: Path) -> Iterator[str]:
     """A throwaway redis-server on a free port."""
-    port = free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    service = spawn(
-        "redis",
-        [find_executable("redis-server"), "--bind", "127.0.0.1", "--port", str(port),
-         "--dir", str(workdir), "--save", "", "--appendonly", "no"],
-        env=dict(os.environ),
-        log_path=workdir / "redis.log",
-    )
-    url = f"redis://127.0.0.1:{port}/0"
+    service, url = start_redis(workdir, workdir, persist=False)
     try:
-        wait_until(lambda: bool(redis.Redis.from_url(url).ping()), service=service,
-                   timeout=30, what="PING")
         yield url
     finally:
         service.stop(grace=5)
 
 
 def start_llm_workers(
-    n: int, threads: int, env: dict[str, str], log_dir: Path, app: Celery, tag: str = "llm"
+    n: int, threads: int, env: dict[str, str], log_dir: Path, tag: str = "llm"
 ) -> list[Service]:
-    """`n` `celery -A tasks worker -Q llm --pool threads` processes, each answering ping."""
-    services = []
-    for i in range(n):
-        name = f"{tag}{i}"
-        argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", "llm",
-                "--pool", "threads", "-c", str(threads), "-n", f"{name}@%h",
-                "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
-        services.append(spawn(name, argv, env=env, log_path=log_dir / f"{name}.log", cwd=ROOT))
-    for service in services:
-        wait_until(
-            lambda s=service: any(  # type: ignore[misc]
-                n.startswith(s.name + "@") for r in app.control.ping(timeout=0.5) for n in r
-            ),
-            service=service,
-            timeout=90,
-            what="celery ping",
-        )
-    return services
+    """`n` llm workers (threads pool, `threads` each), started together, each answering ping."""
+    workers = {
+        f"{tag}{i}": start_worker("llm", env, log_dir, name=f"{tag}{i}", concurrency=threads,
+                                  wait=False)
+        for i in range(n)
+    }
+    wait_for_workers(env["REDIS_URL"], workers)
+    return list(workers.values())
 
 
 def llm_env(base: dict[str, str], redis_url: str, server_url: str, **limits: Any) -> dict[str, str]:
@@ -132,7 +107,7 @@ def bench_one(
     processes: int, threads: int, rpm: int, tpm: int, window: float, windows: int,
     latency: float, workdir: Path,
 ) -> BenchResult:
-    from pipeline.chat_server import serve_llm
+    from tests.support.chat_server import serve_llm
 
     with private_redis(workdir / "redis") as redis_url, serve_llm(
         rpm=rpm, tpm=tpm, window=window, latency=latency
@@ -140,7 +115,7 @@ def bench_one(
         app = client_app(redis_url)
         env = llm_env(service_env(workdir), redis_url, server.url, rpm=rpm, tpm=tpm,
                       window_seconds=window, timeout=10, max_tokens=50)
-        workers = start_llm_workers(processes, threads, env, workdir / "logs", app)
+        workers = start_llm_workers(processes, threads, env, workdir / "logs")
         try:
             queue_prompts(app, rpm * (windows + 2))
             deadline = time.monotonic() + window * (windows + 3) + 30
@@ -172,7 +147,9 @@ def bench_one(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ragmill bench-llm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench.llm_limit", description=(__doc__ or "").splitlines()[0]
+    )
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
     parser.add_argument("--rpm", type=int, default=60, help="requests per window")
@@ -182,12 +159,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", type=int, default=3, help="windows measured per run")
     parser.add_argument("--latency", type=float, default=0.05, help="server reply delay, s")
     args = parser.parse_args(argv)
-    if not (ROOT / "tests" / "support" / "llm_server.py").exists():
-        print("error: the benchmark needs ragmill's source checkout "
-              "(tests/support/llm_server.py)", file=sys.stderr)
-        return 2
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     tpm = args.tpm or args.rpm * 10_000
     short = (
         f"a shortened window: {args.rpm / args.window * 60:.0f} requests per minute"
@@ -212,17 +183,6 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r.violations:>10}",
                   flush=True)
     return 1 if worst else 0
-
-
-@click.command(
-    name="bench-llm",
-    context_settings={"ignore_unknown_options": True, "help_option_names": []},
-    add_help_option=False,
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def bench_llm(args: tuple[str, ...]) -> None:
-    """Benchmark the shared LLM rate limit (see `ragmill bench-llm --help`)."""
-    sys.exit(main(list(args)))
 
 
 if __name__ == "__main__":

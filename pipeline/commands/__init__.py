@@ -1,0 +1,1 @@
+"""The `ragmill` subcommands, each a thin shell over a library call in pipeline/."""

@@ -1,0 +1,116 @@
+"""`ragmill query` and `ragmill ask`: questions to the stored books."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.ask import answer_question, make_chat
+from pipeline.commands.output import (
+    console,
+    fail,
+    load_settings,
+    one_line_errors,
+    out,
+    print_passages,
+)
+from pipeline.query import Result, search
+from pipeline.reading import open_store
+from tasks.settings import Settings
+
+NOTHING_STORED = "No chunks stored yet; run `ragmill ingest` first."
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="The local stack's data (default ./data)."
+)
+collection_option = click.option(
+    "--collection", envvar="RAGMILL_COLLECTION", help="Chroma collection (default: ragmill)."
+)
+
+
+def retrieve(settings: Settings, text: str, k: int) -> list[Result]:
+    with one_line_errors(), open_store(settings) as store:
+        return search(store, settings, text, k)
+
+
+@click.command()
+@click.argument("text")
+@click.option("-k", "k", type=click.IntRange(min=1, max=1000), default=5, show_default=True,
+              help="How many chunks to return.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@data_dir_option
+@collection_option
+def query(text: str, k: int, as_json: bool, data_dir: Path | None, collection: str | None) -> None:
+    """Find the stored chunks closest in meaning to TEXT.
+
+    Exits 1 when nothing is found (with --json too, after printing []).
+
+    \b
+      ragmill query "a monster made by a scientist" -k 5
+    """
+    results = retrieve(load_settings(data_dir, collection=collection), text, k)
+    if as_json:
+        out.print_json(json.dumps([r.as_dict() for r in results]))
+    elif not results:
+        console.print(NOTHING_STORED)
+    for r in [] if as_json else results:
+        out.print(
+            f"[bold]{r.rank}. score {r.score:.3f}[/]  book {r.book_id}  {r.title}"
+            f"{' — ' + r.author if r.author else ''}  (chunk {r.position})"
+        )
+        out.print(r.text.strip(), markup=False)
+        out.print()
+    sys.exit(0 if results else 1)
+
+
+@click.command()
+@click.argument("question")
+@click.option("-k", "k", type=click.IntRange(1, 50), default=5, show_default=True,
+              help="How many chunks to retrieve and give the LLM.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer and sources as JSON.")
+@data_dir_option
+@collection_option
+def ask(question: str, k: int, as_json: bool, data_dir: Path | None,
+        collection: str | None) -> None:
+    """Answer QUESTION from the stored books with the LLM, citing [book id:chunk].
+
+    \b
+      ragmill ask "Who is Victor Frankenstein's friend?" -k 5
+
+    Needs LLM_BASE_URL and LLM_MODEL; without them it prints the closest passages.
+    """
+    from tasks.llm.errors import LLMError
+
+    settings = load_settings(data_dir, collection=collection)
+    results = retrieve(settings, question, k)
+    if not results:
+        fail("no chunks stored yet; run `ragmill ingest` first")
+    if not settings.llm.configured:
+        console.print("No LLM is configured (set LLM_BASE_URL and LLM_MODEL); the closest "
+                      "passages are:")
+        if as_json:
+            out.print_json(json.dumps({"question": question, "answer": None,
+                                       "sources": [r.as_dict() for r in results]}))
+        else:
+            print_passages(results)
+        return
+    try:
+        result = answer_question(question, results, make_chat(settings.llm, settings))
+    except LLMError as exc:
+        fail(f"the LLM could not answer: {exc}")
+    if as_json:
+        out.print_json(json.dumps(result.as_dict()))
+        return
+    out.print(result.text, markup=False, highlight=False)
+    out.print()
+    if result.cited:
+        out.print("[bold]Sources[/]")
+        print_passages(result.cited)
+    else:
+        console.print("The answer cites none of the retrieved passages.")
+    if result.unknown:
+        console.print(f"[yellow]warning:[/] the answer cites passages that were not retrieved: "
+                      f"{', '.join(result.unknown)}")

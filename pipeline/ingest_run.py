@@ -1,0 +1,98 @@
+"""One ingest from start to end, as a library call: plan the sources, find or start the cluster,
+check its workers, submit with backpressure and return the report. The CLI only shows it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipeline.broker import client_app, connect, queues_served
+from pipeline.errors import RagmillError, UsageError
+from pipeline.ingest import CatalogChoice, Submission, plan_sources
+from pipeline.progress_view import Report
+from pipeline.stack import StackPlan, cluster, running_stack
+from tasks.progress import Snapshot
+from tasks.settings import Settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestRequest:
+    """What to ingest and how; where to (cluster, collection, chunking) comes from Settings."""
+
+    inputs: tuple[str, ...] = ()
+    catalog: CatalogChoice | None = None
+    fail_fast: bool = False
+    contextualize: bool = False
+    # Embed processes of a private stack (default: EMBED_CONCURRENCY, else one per core).
+    workers: int | None = None
+
+    def check(self, settings: Settings) -> None:
+        """Raise UsageError when the request cannot run at all."""
+        if not self.inputs and self.catalog is None:
+            raise UsageError(
+                "nothing to ingest; give Gutenberg ids, files, folders or URLs, or --catalog"
+            )
+        if self.contextualize and not settings.llm.configured:
+            raise UsageError(
+                "no LLM is configured; set LLM_BASE_URL (an OpenAI-compatible /v1 URL) and "
+                "LLM_MODEL"
+            )
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    run_id: str
+    report: Report
+
+
+def stack_plan(request: IngestRequest, settings: Settings) -> StackPlan:
+    """The private stack an ingest starts when no cluster is given."""
+    return StackPlan(
+        embed_concurrency=request.workers or settings.embed_processes,
+        llm_threads=settings.llm.threads if request.contextualize else 0,
+    )
+
+
+def needs_private_stack(settings: Settings) -> bool:
+    return settings.redis_url is None and running_stack(settings.data_dir) is None
+
+
+def ingest(
+    request: IngestRequest,
+    settings: Settings,
+    *,
+    on_progress: Callable[[Snapshot], None] = lambda s: None,
+    on_warning: Callable[[str], None] = lambda s: None,
+) -> IngestResult:
+    """Ingest `request` into `settings`' cluster (or a private stack) and report what landed.
+
+    Ctrl-C (KeyboardInterrupt) during the run ends it with an interrupted report; what was
+    stored stays stored and the same request run again sends only what is missing.
+    """
+    request.check(settings)
+    plan = plan_sources(list(request.inputs), request.catalog, settings)
+    with cluster(settings.data_dir, settings.redis_url, stack_plan(request, settings)) as info:
+        redis_url = settings.redis_url or (info.redis_url if info else None)
+        assert redis_url is not None
+        app = client_app(redis_url)
+        served = queues_served(app)
+        if info is None:
+            for queue in ("io", "embed"):
+                if queue not in served:
+                    on_warning(
+                        f"no worker consumes queue '{queue}' yet; start one with "
+                        f"`celery -A tasks worker -Q {queue}"
+                        f"{' --pool threads' if queue == 'io' else ''}`"
+                    )
+        if request.contextualize and "llm" not in served:
+            raise RagmillError(
+                "--contextualize needs a worker on queue 'llm'; start one with "
+                "`celery -A tasks worker -Q llm --pool threads -c 8` (with the same LLM_* "
+                "settings)"
+            )
+        submission = Submission(
+            app, connect(redis_url), settings, plan,
+            fail_fast=request.fail_fast, contextualize=request.contextualize,
+        )
+        report = submission.run(on_progress)
+    return IngestResult(submission.run_id, report)
