@@ -11,9 +11,7 @@ from tokenizers import Tokenizer
 
 from corpus.tokens import load_tokenizer
 from tests.corpus.gutenberg_mirror import Mirror, serve
-
-# The 50 real books live beside the repository (../shared); CI has them, a fresh clone may not.
-SHARED_BOOKS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "gutenberg"
+from tests.support.shared import require_gutenberg_books
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +29,7 @@ def tokenizer(model_dir: Path) -> Tokenizer:
 @pytest.fixture(scope="session")
 def shared_books() -> Path:
     """The folder of real Gutenberg books, or a skip where it is absent."""
-    if not (SHARED_BOOKS / "catalog.csv").is_file():
-        pytest.skip(f"real Gutenberg books not found at {SHARED_BOOKS}")
-    return SHARED_BOOKS
+    return require_gutenberg_books()
 
 
 @pytest.fixture

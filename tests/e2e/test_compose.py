@@ -26,7 +26,8 @@ import yaml
 from pipeline import broker
 from pipeline.processes import Service, free_port, spawn, wait_until
 from tasks.store import ChunkStore
-from tests.support.mirror import Mirror, publish_synthetic_books, serve_mirror
+from tests.support.mirror import Mirror, serve_mirror
+from tests.support.shared import publish_real_or_synthetic
 
 pytestmark = [
     pytest.mark.e2e,
@@ -38,7 +39,6 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_BOOKS = ROOT.parent / "shared" / "corpus" / "gutenberg"
 BIN = Path(sys.executable).parent
 SERVICES = {"redis", "chroma", "worker-io", "worker-embed", "worker-llm", "flower", "ingest"}
 WORKERS = ("worker-io", "worker-embed", "worker-llm")
@@ -220,17 +220,6 @@ def local_path(word: str) -> str:
     return str(ROOT / word.removeprefix("/app/")) if word.startswith("/app/") else word
 
 
-def publish_books(mirror: Mirror, wanted: list[str]) -> list[str]:
-    """Put the ingest service's books on the mirror: the real ones where shared/ has them."""
-    if all((SHARED_BOOKS / f"pg{b}.txt").is_file() for b in wanted):
-        for book in wanted:
-            mirror.put(
-                f"cache/epub/{book}/pg{book}.txt", (SHARED_BOOKS / f"pg{book}.txt").read_bytes()
-            )
-        return wanted
-    return sorted(publish_synthetic_books(mirror))
-
-
 @pytest.fixture(scope="module")
 def outside(config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outside]:
     root = tmp_path_factory.mktemp("compose")
@@ -239,7 +228,9 @@ def outside(config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) ->
         for name, port in (("redis", 6379), ("chroma", 8000), ("flower", 5555))
     }
     with serve_mirror(root / "mirror") as mirror:
-        books = publish_books(mirror, [str(b) for b in config["services"]["ingest"]["command"]])
+        # The ingest service's books: the real ones where shared/ has them.
+        wanted = [str(b) for b in config["services"]["ingest"]["command"]]
+        books = publish_real_or_synthetic(mirror, wanted)
         stack = Outside(config, root, addresses, mirror, books)
         try:
             redis_port = addresses["redis:6379"].rsplit(":", 1)[1]

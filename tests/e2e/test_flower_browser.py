@@ -24,12 +24,12 @@ import pytest
 import requests
 
 from pipeline.processes import free_port
-from tests.support.mirror import Mirror, publish_synthetic_books, serve_mirror
+from tests.support.mirror import Mirror, serve_mirror
+from tests.support.shared import publish_real_or_synthetic
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_BOOKS = ROOT.parent / "shared" / "corpus" / "gutenberg"
 RAGMILL = str(Path(sys.executable).parent / "ragmill")
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 USER, PASSWORD = "watcher", "flower-test-password"
@@ -52,15 +52,6 @@ def auth_header() -> str:
     return "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
 
-def publish(mirror: Mirror) -> list[str]:
-    if all((SHARED_BOOKS / f"pg{b}.txt").is_file() for b in REAL_BOOKS):
-        for book in REAL_BOOKS:
-            data = (SHARED_BOOKS / f"pg{book}.txt").read_bytes()
-            mirror.put(f"cache/epub/{book}/pg{book}.txt", data)
-        return list(REAL_BOOKS)
-    return sorted(publish_synthetic_books(mirror))
-
-
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     root = tmp_path_factory.mktemp("flower")
@@ -69,7 +60,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     port = free_port()
     data_dir = root / "data"
     with serve_mirror(root / "mirror") as mirror, open(root / "up.log", "wb") as log:
-        books = publish(mirror)
+        books = publish_real_or_synthetic(mirror, list(REAL_BOOKS))
         env["GUTENBERG_MIRROR"] = mirror.url
         process = subprocess.Popen(
             [RAGMILL, "up", "--flower-port", str(port), "--data-dir", str(data_dir)],

@@ -12,17 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.bench.command import DEFAULT_CORPUS
 from tests.conftest import run_cli
+from tests.support.shared import require_gutenberg_books
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]:
-    if not DEFAULT_CORPUS.is_dir():
-        pytest.skip(f"the bench's books are not at {DEFAULT_CORPUS} (../shared beside the repo)")
-
+    corpus = require_gutenberg_books()
     out = tmp_path_factory.mktemp("bench")
     result = run_cli(
         [
@@ -38,6 +36,8 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]
             "32",
             "--no-pool",
             "--no-baseline",
+            "--corpus",
+            str(corpus),
             "--out",
             str(out),
         ],

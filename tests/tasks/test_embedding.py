@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.bench.command import DEFAULT_CORPUS
 from pipeline.bench.corpus import BenchCorpus
 from pipeline.bench.quality import QUERIES, compare
 from tasks.embedding import Embedder
 from tasks.embedding.cache import FP32_FILE, export_count, int8_config, int8_file, model_slug
 from tasks.settings import Settings, default_model
+from tests.support.shared import require_gutenberg_books
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
     """Real chunks from three real books, plus a few short texts so batch lengths differ."""
-    corpus = BenchCorpus(DEFAULT_CORPUS, Settings())
+    corpus = BenchCorpus(require_gutenberg_books(), Settings())
     chunks: list[str] = []
     for book in corpus.ids[:3]:
         # The opening 800 lines are enough for 20 chunks and much quicker to chunk than a book.
