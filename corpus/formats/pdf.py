@@ -47,12 +47,25 @@ class _Builder:
             self.sections.append(Section(self.title, tuple(self.parts)))
             self.title, self.parts = text, []
         else:
-            self.title = f"{self.title} {text}" if self.title else text
+            # A heading wrapped over two lines; a dash at the line end joins without a space.
+            space = "" if self.title.endswith(("\u2014", "-", "\u2010")) else " "
+            self.title = f"{self.title}{space}{text}" if self.title else text
 
     def paragraph(self, text: str, page: int, joins_previous: bool) -> None:
         text = clean_text(text)
-        if text:
-            self.parts.append(Part(text, page, joins_previous and bool(self.parts)))
+        if not text:
+            return
+        joins_previous = joins_previous and bool(self.parts)
+        if joins_previous and self.parts[-1].text.endswith(_SOFT_BREAK_HYPHENS):
+            # A word hyphenated across the page break: its first half moves to this page.
+            last = self.parts.pop()
+            head, _, fragment = last.text[:-1].rpartition(" ")
+            if head:
+                self.parts.append(Part(head, last.page, last.joins_previous))
+            text = fragment + text
+            joins_previous = bool(head) or last.joins_previous
+            page = page if head else (last.page or page)
+        self.parts.append(Part(text, page, joins_previous))
 
     def finish(self) -> list[Section]:
         if self.parts or self.title:
@@ -98,7 +111,8 @@ def _read_page(
             paragraph, continues, previous = [], False, None
             builder.heading(clean_text(line.text))
             continue
-        if previous is not None and step and previous.y - line.y > step * _PARAGRAPH_GAP_RATIO:
+        gap = previous.last_y - line.y if previous is not None else 0.0
+        if step and gap > step * _PARAGRAPH_GAP_RATIO:
             builder.paragraph(_join_lines(paragraph), page, continues)
             paragraph, continues = [], False
         paragraph.append(line.text)
@@ -128,9 +142,9 @@ def _headingish(text: str) -> bool:
 def _line_step(lines: list[Line], body_size: float) -> float:
     """The usual distance between consecutive body lines of a page."""
     gaps = [
-        above.y - below.y
+        above.last_y - below.y
         for above, below in itertools.pairwise(lines)
-        if above.y > below.y and abs(below.size - body_size) < 0.5
+        if above.last_y > below.y and abs(below.size - body_size) < 0.5
     ]
     return statistics.median(gaps) if gaps else 0.0
 

@@ -24,12 +24,17 @@ _PDFIUM_HYPHEN = "\ufffe"
 
 @dataclass(frozen=True)
 class Line:
-    """One printed line: its text, font size and the origin of its first glyph."""
+    """One line of text: its font size, the origin of its first glyph, the baseline of its last.
+
+    PDFium sometimes returns two printed lines as one (after a hyphen it took for a line-end
+    hyphen), so the first and last baselines can differ.
+    """
 
     text: str
     size: float
     x: float
     y: float
+    last_y: float
 
 
 @dataclass
@@ -104,11 +109,16 @@ def _lines(textpage: pdfium.PdfTextPage) -> list[Line]:
         stripped = raw.strip()
         if stripped:
             first = offset + (len(raw) - len(raw.lstrip()))
-            size, left, bottom = 0.0, 0.0, 0.0
+            last = offset + len(raw.rstrip()) - 1
+            size, left, bottom, last_bottom = 0.0, 0.0, 0.0, 0.0
             if aligned:
                 size = pdfium_c.FPDFText_GetFontSize(textpage.raw, first)
                 if pdfium_c.FPDFText_GetCharOrigin(textpage.raw, first, x, y):
                     left, bottom = x.value, y.value
-            lines.append(Line(stripped.replace(_PDFIUM_HYPHEN, "-"), size, left, bottom))
+                last_bottom = bottom
+                if pdfium_c.FPDFText_GetCharOrigin(textpage.raw, last, x, y):
+                    last_bottom = y.value
+            text = stripped.replace(_PDFIUM_HYPHEN, "-")
+            lines.append(Line(text, size, left, bottom, last_bottom))
         offset += len(raw) + 2
     return lines

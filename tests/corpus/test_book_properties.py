@@ -25,7 +25,9 @@ MARKED = st.builds(
         f"{head}\n*** START OF THE PROJECT GUTENBERG EBOOK X ***\n{body}\n"
         f"*** END OF THE PROJECT GUTENBERG EBOOK X ***\n{tail}"
     ),
-    st.text(max_size=200), st.text(max_size=1500), st.text(max_size=200),
+    st.text(max_size=200),
+    st.text(max_size=1500),
+    st.text(max_size=200),
 )
 
 

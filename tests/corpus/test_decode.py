@@ -63,3 +63,30 @@ def test_any_bytes_decode_or_raise_decode_error(data: bytes) -> None:
         return
     assert "\r" not in text
     assert text.strip()
+
+
+RUSSIAN = (
+    "Война и мир. Лев Николаевич Толстой.\n\n— Eh bien, mon prince. Гёте и Шиллер были "
+    "друзьями; они часто писали друг другу письма про поэзию и жизнь.\n"
+)
+JAPANESE = (
+    "吾輩は猫である。名前はまだ無い。\nどこで生れたかとんと見当がつかぬ。"
+    "何でも薄暗いじめじめした所でニャーニャー泣いていた事だけは記憶している。\n"
+)
+
+
+def test_a_cp1251_russian_text_is_detected() -> None:
+    assert decode_text(RUSSIAN.encode("cp1251"), "ru.txt") == RUSSIAN
+
+
+def test_a_shift_jis_japanese_text_is_detected() -> None:
+    assert decode_text(JAPANESE.encode("shift_jis"), "ja.txt") == JAPANESE
+
+
+def test_gutenbergs_declared_charset_is_honoured() -> None:
+    text = "Title: Résumé\nCharacter set encoding: ISO-8859-15\n\nPrix: 5 €\n"
+    assert decode_text(text.encode("iso-8859-15"), "a.txt") == text
+
+
+def test_a_utf16_bom_is_followed() -> None:
+    assert decode_text("\ufeffHello, wörld".encode("utf-16-le"), "a.txt") == "Hello, wörld"
