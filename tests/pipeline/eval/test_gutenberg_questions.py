@@ -22,10 +22,11 @@ from corpus.segment import paragraphs
 from corpus.tokens import load_tokenizer, model_window
 from pipeline.eval.matching import Retrieved, answers, normalise
 from pipeline.eval.questions import Question, load_questions
+from tests.support.shared import gutenberg_dir
 
 REPO = Path(__file__).resolve().parents[3]
 QUESTIONS = REPO / "pipeline" / "eval" / "gutenberg_questions.jsonl"
-SHARED_BOOKS = REPO / ".." / "shared" / "corpus" / "gutenberg"
+SHARED_BOOKS = gutenberg_dir()
 
 MIN_QUESTIONS = 110
 MIN_BOOKS = 25
