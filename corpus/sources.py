@@ -113,7 +113,9 @@ def _resolve_one(arg: str, skipped: list[str]) -> list[Source]:
     path = Path(text).expanduser()
     if path.is_file():
         if sniff_file(path) is None:
-            raise SourceError(f"{arg}: not a document format ragmill reads; {_SUPPORTED}")
+            raise SourceError(
+                f"{arg}: a binary file, not a document format ragmill reads; {_SUPPORTED}"
+            )
         return [Source("file", str(path.resolve()), arg)]
     if path.is_dir():
         return _folder_sources(path, arg, skipped)

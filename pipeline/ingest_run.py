@@ -74,6 +74,7 @@ def ingest(
     with cluster(settings.data_dir, settings.redis_url, stack_plan(request, settings)) as info:
         redis_url = settings.redis_url or (info.redis_url if info else None)
         assert redis_url is not None
+        client = connect(redis_url)  # fails at once, in one line, when nothing answers
         app = client_app(redis_url)
         served = queues_served(app)
         if info is None:
@@ -91,7 +92,7 @@ def ingest(
                 "settings)"
             )
         submission = Submission(
-            app, connect(redis_url), settings, plan,
+            app, client, settings, plan,
             fail_fast=request.fail_fast, contextualize=request.contextualize,
         )
         report = submission.run(on_progress)

@@ -33,7 +33,9 @@ def extract_document(data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYT
         reason = "not a zip archive" if promised != "pdf" else "no %PDF header"
         raise CorruptDocument(f"{name}: not a valid {kind} ({reason}); re-download or re-export it")
     if found is None:
-        raise UnsupportedFormat(f"{name}: not a document format ragmill reads; {_SUPPORTED}")
+        raise UnsupportedFormat(
+            f"{name}: a binary file, not a document format ragmill reads; {_SUPPORTED}"
+        )
     document = _extract(found, data, name, max_bytes)
     if found == "txt":
         return document

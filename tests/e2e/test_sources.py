@@ -29,7 +29,10 @@ def test_folders_files_and_urls_all_land(cluster: Cluster, collection: str, tmp_
     shelf = tmp_path / "books" / "shelf"
     shelf.mkdir(parents=True)
     (shelf / "whales.txt").write_text(gutenberg_text("1001", paragraphs=10).text)
-    (tmp_path / "books" / "notes.md").write_text("not a .txt file, so not picked up")
+    # A folder yields every document, recognised by content: Markdown lands as a book too.
+    (tmp_path / "books" / "notes.md").write_text(
+        "# Notes\n\nRoses bloom in June in the walled garden behind the old mill.\n"
+    )
     plain = tmp_path / "roses.txt"
     plain.write_text(body("1002", paragraphs=10))
     cluster.mirror.put("shared/railway.txt", gutenberg_text("1003", paragraphs=10).text.encode())
@@ -41,7 +44,7 @@ def test_folders_files_and_urls_all_land(cluster: Cluster, collection: str, tmp_
     )
     assert result.code == 0, result.stderr
     summary = result.json()
-    assert summary["books_done"] == 3
+    assert summary["books_done"] == 4
     store = ChunkStore.connect(cluster.chroma_url, collection)
     assert store.count() == summary["chunks"]
     found = books_in(store)
