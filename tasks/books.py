@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from corpus.book import Book, local_book_id, prepare_book
+from corpus.decode import decode_text
 from tasks import resources
 from tasks.messages import BookOptions, SourceRef
 
@@ -18,6 +19,9 @@ def load_book(source: SourceRef, options: BookOptions, text: str | None = None) 
     name = source.label
     if source.kind == "gutenberg":
         data = downloader.fetch_gutenberg(source.ref)
+        # The mirror's text edition must be text: an HTML page in its place is a mirror's error
+        # page, not the book, and decode_text refuses it with a line saying so.
+        decode_text(data, f"book {source.ref}")
         return prepare_book(
             data,
             name=f"book {source.ref}",
