@@ -245,7 +245,8 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
     assert embed_node in rows[0][0]
     # The arguments say which run, book and batch the task was.
     assert re.search(
-        rf"Arguments \(run={summary['run']}, book=({'|'.join(up.books)}), batch=\d+, chunks=\d+\)",
+        rf"Keyword arguments \(run={summary['run']}, book=({'|'.join(up.books)}), "
+        rf"batch=\d+, chunks=\d+\)",
         detail,
     ), detail[:2000]
 
@@ -256,7 +257,7 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
         auth=(USER, PASSWORD),
         timeout=30,
     ).json()
-    run_tasks = [t for t in tasks.values() if summary["run"] in (t.get("args") or "")]
+    run_tasks = [t for t in tasks.values() if summary["run"] in (t.get("kwargs") or "")]
     assert run_tasks and all(t["state"] == "SUCCESS" for t in run_tasks)
     assert {t["worker"] for t in run_tasks} == {embed_node}
     stored = sum(ast.literal_eval(t["result"])["chunks"] for t in run_tasks)
@@ -267,7 +268,10 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
         auth=(USER, PASSWORD),
         timeout=30,
     ).json()
-    assert {t["worker"] for t in fetched.values() if summary["run"] in t["args"]} == {io_node}
+    fetch_workers = {
+        t["worker"] for t in fetched.values() if summary["run"] in (t.get("kwargs") or "")
+    }
+    assert fetch_workers == {io_node}
 
     # Keep a picture for the docs when asked to (RAGMILL_DOCS_SCREENSHOTS=1).
     if os.environ.get("RAGMILL_DOCS_SCREENSHOTS") == "1":

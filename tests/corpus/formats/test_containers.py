@@ -100,5 +100,5 @@ def test_a_docx_that_is_a_renamed_binary_is_corrupt() -> None:
 def test_a_zip_archive_is_not_a_document() -> None:
     from corpus.errors import UnsupportedFormat
 
-    with pytest.raises(UnsupportedFormat, match=r"^photos\.zip: not a document format"):
+    with pytest.raises(UnsupportedFormat, match=r"^photos\.zip: a binary file, not a document"):
         extract_document(zip_bytes({"a.jpg": b"\xff\xd8\xff"}), "photos.zip")
