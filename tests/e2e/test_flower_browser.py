@@ -26,6 +26,7 @@ import requests
 from pipeline.processes import free_port
 from tests.support.mirror import Mirror, serve_mirror
 from tests.support.shared import publish_real_or_synthetic
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -117,16 +118,6 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         driver.quit()
 
 
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 def page_text(browser: Any) -> str:
     """The page's text with runs of whitespace as one space (no layout line breaks)."""
     return str(browser.execute_script("return document.body.textContent.replace(/\\s+/g, ' ')"))
@@ -200,7 +191,7 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
                 for node in (io_node, embed_node)
             )
 
-        wait_for(workers_online, 60, f"{io_node} and {embed_node} online on /workers")
+        wait_for(workers_online, 60, f"{io_node} and {embed_node} online on /workers", step=0.5)
         browser.save_screenshot(str(tmp_path / "flower-workers.png"))
         watched_during_ingest = ingest.poll() is None
 
@@ -211,6 +202,7 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
                 lambda: "Showing" in page_text(browser) or "No tasks to show" in page_text(browser),
                 30,
                 "the tasks table",
+                step=0.5,
             )
             return [
                 (text, link)
@@ -218,7 +210,9 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
                 if "ragmill.embed_batch" in text and "SUCCESS" in text and link
             ]
 
-        rows = wait_for(succeeded_batches, 120, "succeeded ragmill.embed_batch rows on /tasks")
+        rows = wait_for(
+            succeeded_batches, 120, "succeeded ragmill.embed_batch rows on /tasks", step=0.5
+        )
         browser.save_screenshot(str(tmp_path / "flower-tasks.png"))
         # The task's own page, reached from its row, shows the arguments.
         browser.get(rows[0][1])
@@ -226,6 +220,7 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
             lambda: "Arguments" in page_text(browser) and page_text(browser),
             30,
             "the task page's arguments",
+            step=0.5,
         )
         browser.save_screenshot(str(tmp_path / "flower-task.png"))
         stdout, stderr = ingest.communicate(timeout=240)

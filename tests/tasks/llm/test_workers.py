@@ -24,6 +24,7 @@ from pipeline.chat_server import LLMServer, serve_llm
 from pipeline.llm_bench import llm_env, queue_prompts, start_llm_workers
 from pipeline.processes import Service
 from pipeline.stack import service_env
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -57,10 +58,8 @@ def task_number(prompt: str) -> int:
     return int(found.group(1))
 
 
-def wait_for(server: LLMServer, accepted: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while len(server.accepted()) < accepted and time.monotonic() < deadline:
-        time.sleep(0.1)
+def wait_for_accepted(server: LLMServer, accepted: int, timeout: float) -> None:
+    wait_for(lambda: len(server.accepted()) >= accepted, timeout, f"{accepted} accepted requests")
 
 
 def test_a_backlog_through_two_processes_never_exceeds_the_limit_and_runs_each_task_once(
@@ -69,7 +68,7 @@ def test_a_backlog_through_two_processes_never_exceeds_the_limit_and_runs_each_t
     server, app, workers = setup
     tasks = 2 * RPM + 10  # two and a half windows' worth, all queued at once
     queue_prompts(app, tasks)  # type: ignore[arg-type]
-    wait_for(server, tasks, timeout=40)
+    wait_for_accepted(server, tasks, timeout=40)
 
     assert server.violations == []
     most, _tokens = server.max_in_window()
@@ -92,7 +91,7 @@ def test_a_429_makes_every_worker_wait_for_its_retry_after(
     # The first request of the backlog is refused; eight threads in two processes are idle.
     server.fail_next(1, "429", retry_after=2)
     queue_prompts(app, RPM)  # type: ignore[arg-type]
-    wait_for(server, 10, timeout=30)
+    wait_for_accepted(server, 10, timeout=30)
     log = sorted(server.log, key=lambda s: s.at)
     refused = next(s for s in log if s.status == 0)
     after = [s.at - refused.at for s in log if s.at > refused.at]
@@ -122,9 +121,7 @@ def test_a_batch_that_waits_past_its_budget_is_requeued_and_each_chunk_asked_onc
                     "language": "en", "source": "b"}
             app.send_task("ragmill.llm.contextualize_batch",
                           args=["run-budget", "coll", book, 0, chunks, ""], queue="llm")
-            deadline = time.monotonic() + 40
-            while redis_client.llen("embed") == 0 and time.monotonic() < deadline:
-                time.sleep(0.2)
+            wait_for(lambda: redis_client.llen("embed"), 40, "the batch's embed message", step=0.2)
             time.sleep(1.0)  # a second embed message, if any, would follow at once
         finally:
             for w in workers:
