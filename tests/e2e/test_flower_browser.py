@@ -118,6 +118,14 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         driver.quit()
 
 
+def flower_tasks(up: Up, name: str) -> dict[str, Any]:
+    """Flower's API record of every task named `name` it has seen, by task id."""
+    found: dict[str, Any] = requests.get(
+        f"{up.flower_url}/api/tasks", params={"taskname": name}, auth=(USER, PASSWORD), timeout=30
+    ).json()
+    return found
+
+
 def page_text(browser: Any) -> str:
     """The page's text with runs of whitespace as one space (no layout line breaks)."""
     return str(browser.execute_script("return document.body.textContent.replace(/\\s+/g, ' ')"))
@@ -245,23 +253,13 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
     ), detail[:2000]
 
     # Flower's API agrees with the page: every batch of the run succeeded, on the embed node.
-    tasks = requests.get(
-        f"{up.flower_url}/api/tasks",
-        params={"taskname": "ragmill.embed_batch"},
-        auth=(USER, PASSWORD),
-        timeout=30,
-    ).json()
+    tasks = flower_tasks(up, "ragmill.embed_batch")
     run_tasks = [t for t in tasks.values() if summary["run"] in (t.get("args") or "")]
     assert run_tasks and all(t["state"] == "SUCCESS" for t in run_tasks)
     assert {t["worker"] for t in run_tasks} == {embed_node}
     stored = sum(ast.literal_eval(t["result"])["chunks"] for t in run_tasks)
     assert stored == summary["chunks_new"]
-    fetched = requests.get(
-        f"{up.flower_url}/api/tasks",
-        params={"taskname": "ragmill.fetch_book"},
-        auth=(USER, PASSWORD),
-        timeout=30,
-    ).json()
+    fetched = flower_tasks(up, "ragmill.fetch_book")
     assert {t["worker"] for t in fetched.values() if summary["run"] in t["args"]} == {io_node}
 
     # Keep a picture for the docs when asked to (RAGMILL_DOCS_SCREENSHOTS=1).
