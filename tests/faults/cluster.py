@@ -14,23 +14,27 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
-import redis
-import requests
 from celery import Celery
 from redis import Redis
 
 from pipeline.broker import client_app, nodes_answering
 from pipeline.processes import Service, free_port, spawn, wait_until
-from pipeline.stack import find_executable, service_env
+from pipeline.stack import service_env
 from tests.support.books import expected_chunk_ids, gutenberg_text
 from tests.support.mirror import Mirror, serve_mirror
+from tests.support.servers import (
+    chroma_argv,
+    redis_argv,
+    wait_for_chroma,
+    wait_for_redis,
+    worker_argv,
+)
 
 RAGMILL = str(Path(sys.executable).parent / "ragmill")
 # Small chunks and batches: many embed batches per book, so a fault lands in the middle of work.
@@ -107,13 +111,11 @@ class FaultCluster:
     def start_redis(self) -> None:
         workdir = self.root / "redis"
         workdir.mkdir(parents=True, exist_ok=True)
-        argv = [
-            find_executable("redis-server"), "--bind", "127.0.0.1", "--port", str(self.redis_port),
-            "--dir", str(workdir), "--appendonly", "yes", "--save", "",
-            "--requirepass", self.password,
-        ]
+        argv = redis_argv(
+            self.redis_port, workdir, "--appendonly", "yes", "--requirepass", self.password
+        )
         self.redis = spawn("redis", argv, env=dict(os.environ), log_path=self.logs / "redis.log")
-        wait_until(lambda: bool(self.client().ping()), service=self.redis, timeout=30, what="PING")
+        wait_for_redis(self.redis_url, self.redis)
 
     def stop_redis(self) -> None:
         """SIGTERM, as a service manager stops it: the append-only file is flushed first."""
@@ -122,21 +124,25 @@ class FaultCluster:
 
     # -- Chroma ------------------------------------------------------------------------------
     def start_chroma(self) -> None:
-        argv = [
-            find_executable("chroma"), "run", "--path", str(self.root / "chroma"),
-            "--host", "127.0.0.1", "--port", str(self.chroma_port),
-        ]
+        argv = chroma_argv(self.chroma_port, self.root / "chroma")
         self.chroma = spawn(
             "chroma", argv, env=service_env(self.root), log_path=self.logs / "chroma.log"
         )
-        wait_until(
-            lambda: requests.get(f"{self.chroma_url}/api/v2/heartbeat", timeout=1).ok,
-            service=self.chroma, timeout=60, what="heartbeat",
-        )
+        wait_for_chroma(self.chroma_url, self.chroma)
 
     def stop_chroma(self) -> None:
         assert self.chroma is not None
         self.chroma.stop(grace=10)
+
+    def outage(self, service: str, seconds: float) -> None:
+        """Stop `service` ("redis" or "chroma"), leave it down for `seconds`, start it again."""
+        stop, start = {
+            "redis": (self.stop_redis, self.start_redis),
+            "chroma": (self.stop_chroma, self.start_chroma),
+        }[service]
+        stop()
+        time.sleep(seconds)
+        start()
 
     # -- Workers -----------------------------------------------------------------------------
     def start_worker(
@@ -144,10 +150,7 @@ class FaultCluster:
         wait: bool = True, env: dict[str, str] | None = None,
     ) -> Service:
         """A real `celery -A tasks worker`; with `wait`, returned once it answers ping."""
-        argv = [
-            sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", queue,
-            "--pool", pool, "-c", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO",
-        ]
+        argv = worker_argv(name, queue, pool=pool, concurrency=concurrency)
         service = spawn(
             name, argv, env={**self.env(), **(env or {})}, log_path=self.logs / f"{name}.log"
         )
@@ -273,17 +276,3 @@ def start_ingest(
          *(extra or []), *books],
         env=cluster.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, step: float = 0.1) -> Any:
-    """Poll `check` until it returns something true; fail the test naming `what`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except (redis.RedisError, OSError):
-            value = None
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
