@@ -113,9 +113,14 @@ def start_redis(
     service = spawn("redis", redis_argv(port, workdir, persist=persist, password=password),
                     env=dict(os.environ if env is None else env), log_path=log_dir / "redis.log")
     url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
+    wait_for_redis(url, service)
+    return service, url
+
+
+def wait_for_redis(url: str, service: Service) -> None:
+    """Wait until the redis-server `service` answers PING at `url`."""
     wait_until(lambda: bool(redis.Redis.from_url(url, socket_timeout=1).ping()),
                service=service, timeout=STARTUP_TIMEOUT, what="answering PING")
-    return service, url
 
 
 def start_chroma(
@@ -126,9 +131,14 @@ def start_chroma(
     service = spawn("chroma", chroma_argv(path, "127.0.0.1", port), env=env,
                     log_path=log_dir / "chroma.log")
     url = f"http://127.0.0.1:{port}"
+    wait_for_chroma(url, service)
+    return service, url
+
+
+def wait_for_chroma(url: str, service: Service) -> None:
+    """Wait until the Chroma server `service` answers its heartbeat at `url`."""
     wait_until(lambda: requests.get(f"{url}/api/v2/heartbeat", timeout=1).ok,
                service=service, timeout=STARTUP_TIMEOUT, what="answering its heartbeat")
-    return service, url
 
 
 def start_worker(

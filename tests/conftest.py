@@ -102,7 +102,7 @@ def cluster(
     with chroma_server(root) as chroma_url:
         env = service_env(root)
         env.update(REDIS_URL=redis_url, CHROMA_URL=chroma_url)
-        io = start_worker("io", "io", env, root / "logs", pool="threads", concurrency=4)
+        io = start_worker("io", "io", env, root / "logs", concurrency=4)
         embed = start_worker("embed", "embed", env, root / "logs", concurrency=2)
         try:
             yield Cluster(redis_url, chroma_url, mirror[0], root, mirror[1])

@@ -7,7 +7,9 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.http import serve_http
 
 __all__ = ["OVERSIZE", "Mirror", "serve"]
 
@@ -104,16 +106,10 @@ def _handler(mirror: Mirror) -> type[BaseHTTPRequestHandler]:
 def serve() -> Iterator[Mirror]:
     """Run a mirror on a free port; release hanging handlers and stop it on exit."""
     state = Mirror()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
     # A short poll interval keeps shutdown() (and so each test's teardown) fast.
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        state.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serve_http(_handler(state), poll=0.02) as url:
+        state.url = url
+        try:
+            yield state
+        finally:
+            state.release.set()

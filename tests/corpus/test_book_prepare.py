@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import pytest
 from tokenizers import Tokenizer
 
-from corpus.book import local_book_id, prepare_book
+from corpus.book import Book, local_book_id, prepare_book
 from corpus.chunking import ChunkConfig
 from corpus.errors import DecodeError
 from tests.corpus.books import MODERN, NO_MARKERS
@@ -20,15 +23,20 @@ ENCODINGS = {
     "crlf": MODERN.replace("\n", "\r\n").encode("utf-8"),
     "cr": MODERN.replace("\n", "\r").encode("utf-8"),
 }
+Prepare = Callable[..., Book]
+
+
+@pytest.fixture
+def prepare(tokenizer: Tokenizer) -> Prepare:
+    """prepare_book with the real tokenizer and the default chunk settings."""
+    return partial(prepare_book, tokenizer=tokenizer, config=CONFIG)
 
 
 @pytest.mark.parametrize("encoding", sorted(ENCODINGS))
 def test_every_encoding_yields_the_same_clean_body_and_header(
-    tokenizer: Tokenizer, encoding: str
+    prepare: Prepare, encoding: str
 ) -> None:
-    book = prepare_book(
-        ENCODINGS[encoding], name="a.txt", tokenizer=tokenizer, config=CONFIG, fallback_id="f"
-    )
+    book = prepare(ENCODINGS[encoding], name="a.txt", fallback_id="f")
     expected = (
         EXPECTED_BODY.replace("dark", "sombre né") if encoding == "latin-1" else EXPECTED_BODY
     )
@@ -36,51 +44,32 @@ def test_every_encoding_yields_the_same_clean_body_and_header(
     assert (book.book_id, book.meta.title, book.warnings) == ("4242", "A Test Book", [])
 
 
-def test_a_given_gutenberg_id_wins_and_a_mismatch_is_warned(tokenizer: Tokenizer) -> None:
-    book = prepare_book(
-        MODERN.encode(),
-        name="a.txt",
-        tokenizer=tokenizer,
-        config=CONFIG,
-        gutenberg_id="7",
-        fallback_id="f",
-    )
+def test_a_given_gutenberg_id_wins_and_a_mismatch_is_warned(prepare: Prepare) -> None:
+    book = prepare(MODERN.encode(), name="a.txt", gutenberg_id="7", fallback_id="f")
     assert book.book_id == "7"
     assert all(c.id.startswith("7:") for c in book.chunks)
     assert book.warnings == ["a.txt: header says eBook #4242 but it was fetched as #7; keeping #7"]
 
 
-def test_a_file_without_markers_is_ingested_whole_with_a_warning(tokenizer: Tokenizer) -> None:
-    book = prepare_book(
-        NO_MARKERS.encode(),
-        name="notes/a.txt",
-        tokenizer=tokenizer,
-        config=CONFIG,
-        fallback_id="a-12345678",
-    )
+def test_a_file_without_markers_is_ingested_whole_with_a_warning(prepare: Prepare) -> None:
+    book = prepare(NO_MARKERS.encode(), name="notes/a.txt", fallback_id="a-12345678")
     assert book.book_id == "a-12345678"
     assert book.meta.title == "a.txt"
     assert book.chunks[0].text.startswith("My Notes\n\nIt was a dark night.")
     assert book.warnings == ["notes/a.txt: no Gutenberg markers found; ingested whole"]
 
 
-def test_a_book_with_nothing_between_its_markers_is_a_decode_error(tokenizer: Tokenizer) -> None:
+def test_a_book_with_nothing_between_its_markers_is_a_decode_error(prepare: Prepare) -> None:
     text = (
         b"*** START OF THE PROJECT GUTENBERG EBOOK X ***\n\n"
         b"*** END OF THE PROJECT GUTENBERG EBOOK X ***\n"
     )
     with pytest.raises(DecodeError, match=r"^empty\.txt: no text left"):
-        prepare_book(text, name="empty.txt", tokenizer=tokenizer, config=CONFIG, fallback_id="f")
+        prepare(text, name="empty.txt", fallback_id="f")
 
 
-def test_the_title_falls_back_to_the_last_part_of_a_url(tokenizer: Tokenizer) -> None:
-    book = prepare_book(
-        b"Some text.",
-        name="https://example.org/books/story.txt?x=1",
-        tokenizer=tokenizer,
-        config=CONFIG,
-        fallback_id="f",
-    )
+def test_the_title_falls_back_to_the_last_part_of_a_url(prepare: Prepare) -> None:
+    book = prepare(b"Some text.", name="https://example.org/books/story.txt?x=1", fallback_id="f")
     assert book.meta.title == "story.txt"
 
 

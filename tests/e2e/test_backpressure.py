@@ -75,7 +75,7 @@ def test_a_full_chunk_budget_holds_back_a_free_book_slot(tmp_path: Path) -> None
         env = service_env(tmp_path / "workers")
         env.update(REDIS_URL=redis_url, CHROMA_URL=chroma_url, RAGMILL_BATCH_CHUNKS="4")
         workers = [
-            start_worker("io", "io", env, tmp_path / "logs", pool="threads", concurrency=4),
+            start_worker("io", "io", env, tmp_path / "logs", concurrency=4),
             start_worker("embed", "embed", env, tmp_path / "logs", concurrency=1),
         ]
         try:

@@ -6,11 +6,9 @@ tests/faults/report.py).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from tasks.progress import RunLedger
 from tasks.store import ChunkStore
 from tests.conftest import Cluster, run_cli
 from tests.faults.report import RecordProperty
+from tests.support.http import QuietHandler, serve_http
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +31,7 @@ BIG_BYTES = 200 * 2**20
 def redirecting_server() -> Iterator[str]:
     """An HTTP server whose every path redirects to the scheme the path names (/file, /ftp)."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             target = {
                 "/file.txt": "file:///etc/passwd",
@@ -43,17 +42,8 @@ def redirecting_server() -> Iterator[str]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(Handler) as url:
+        yield url
 
 
 def one_line_naming(stderr: str, label: str) -> str:

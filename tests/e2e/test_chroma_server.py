@@ -52,8 +52,6 @@ class ServerCluster:
         return env
 
 
-
-
 @pytest.fixture(scope="module")
 def server_cluster(
     tmp_path_factory: pytest.TempPathFactory, mirror: tuple[Mirror, dict[str, bytes]]
@@ -64,8 +62,8 @@ def server_cluster(
         # Small batches, so the two embed processes have many to share.
         env.update(REDIS_URL=redis_url, CHROMA_URL=chroma_url, RAGMILL_BATCH_CHUNKS="4")
         logs = root / "logs"
-        io = start_worker("server-io", "io", env, logs, pool="threads", concurrency=4)
-        embed = start_worker("server-embed", "embed", env, logs, pool="prefork", concurrency=2)
+        io = start_worker("server-io", "io", env, logs, concurrency=4)
+        embed = start_worker("server-embed", "embed", env, logs, concurrency=2)
         try:
             yield ServerCluster(
                 redis_url, chroma_url, root / "server" / "chroma", root, embed, *mirror
@@ -73,8 +71,6 @@ def server_cluster(
         finally:
             for worker in (io, embed):
                 worker.stop(grace=20)
-
-
 
 
 def busy_intervals(log: str) -> dict[str, list[tuple[datetime, datetime]]]:

@@ -25,6 +25,7 @@ import yaml
 
 from pipeline import broker
 from pipeline.processes import Service, free_port, spawn, wait_until
+from pipeline.services import wait_for_chroma, wait_for_redis
 from tasks.store import ChunkStore
 from tests.support.mirror import Mirror, serve_mirror
 from tests.support.shared import publish_real_or_synthetic
@@ -249,18 +250,8 @@ def outside(config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) ->
                 ],
             )
             chroma = stack.start("chroma")
-            wait_until(
-                lambda: redis.Redis.from_url(broker_url(stack)).ping(),
-                service=stack.services["redis"],
-                timeout=30,
-                what="PING",
-            )
-            wait_until(
-                lambda: requests.get(f"{stack.http('chroma:8000')}/api/v2/heartbeat", timeout=1).ok,
-                service=chroma,
-                timeout=60,
-                what="heartbeat",
-            )
+            wait_for_redis(broker_url(stack), stack.services["redis"])
+            wait_for_chroma(stack.http("chroma:8000"), chroma)
             yield stack
         finally:
             # Clients and Flower first, then workers, then the servers, as compose down would.

@@ -26,6 +26,7 @@ import requests
 from pipeline.processes import free_port
 from tests.support.mirror import Mirror, serve_mirror
 from tests.support.shared import publish_real_or_synthetic
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -117,14 +118,12 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         driver.quit()
 
 
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+def flower_tasks(up: Up, name: str) -> dict[str, Any]:
+    """Flower's API record of every task named `name` it has seen, by task id."""
+    found: dict[str, Any] = requests.get(
+        f"{up.flower_url}/api/tasks", params={"taskname": name}, auth=(USER, PASSWORD), timeout=30
+    ).json()
+    return found
 
 
 def page_text(browser: Any) -> str:
@@ -200,7 +199,7 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
                 for node in (io_node, embed_node)
             )
 
-        wait_for(workers_online, 60, f"{io_node} and {embed_node} online on /workers")
+        wait_for(workers_online, 60, f"{io_node} and {embed_node} online on /workers", step=0.5)
         browser.save_screenshot(str(tmp_path / "flower-workers.png"))
         watched_during_ingest = ingest.poll() is None
 
@@ -211,6 +210,7 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
                 lambda: "Showing" in page_text(browser) or "No tasks to show" in page_text(browser),
                 30,
                 "the tasks table",
+                step=0.5,
             )
             return [
                 (text, link)
@@ -218,7 +218,9 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
                 if "ragmill.embed_batch" in text and "SUCCESS" in text and link
             ]
 
-        rows = wait_for(succeeded_batches, 120, "succeeded ragmill.embed_batch rows on /tasks")
+        rows = wait_for(
+            succeeded_batches, 120, "succeeded ragmill.embed_batch rows on /tasks", step=0.5
+        )
         browser.save_screenshot(str(tmp_path / "flower-tasks.png"))
         # The task's own page, reached from its row, shows the arguments.
         browser.get(rows[0][1])
@@ -226,6 +228,7 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
             lambda: "Arguments" in page_text(browser) and page_text(browser),
             30,
             "the task page's arguments",
+            step=0.5,
         )
         browser.save_screenshot(str(tmp_path / "flower-task.png"))
         stdout, stderr = ingest.communicate(timeout=240)
@@ -251,27 +254,16 @@ def test_browser_sees_workers_online_and_the_ingest_tasks_with_book_and_batch(
     ), detail[:2000]
 
     # Flower's API agrees with the page: every batch of the run succeeded, on the embed node.
-    tasks = requests.get(
-        f"{up.flower_url}/api/tasks",
-        params={"taskname": "ragmill.embed_batch"},
-        auth=(USER, PASSWORD),
-        timeout=30,
-    ).json()
+    tasks = flower_tasks(up, "ragmill.embed_batch")
     run_tasks = [t for t in tasks.values() if summary["run"] in (t.get("kwargs") or "")]
     assert run_tasks and all(t["state"] == "SUCCESS" for t in run_tasks)
     assert {t["worker"] for t in run_tasks} == {embed_node}
     stored = sum(ast.literal_eval(t["result"])["chunks"] for t in run_tasks)
     assert stored == summary["chunks_new"]
-    fetched = requests.get(
-        f"{up.flower_url}/api/tasks",
-        params={"taskname": "ragmill.fetch_book"},
-        auth=(USER, PASSWORD),
-        timeout=30,
-    ).json()
-    fetch_workers = {
-        t["worker"] for t in fetched.values() if summary["run"] in (t.get("kwargs") or "")
+    fetched = flower_tasks(up, "ragmill.fetch_book")
+    assert {t["worker"] for t in fetched.values() if summary["run"] in (t.get("kwargs") or "")} == {
+        io_node
     }
-    assert fetch_workers == {io_node}
 
     # Keep a picture for the docs when asked to (RAGMILL_DOCS_SCREENSHOTS=1).
     if os.environ.get("RAGMILL_DOCS_SCREENSHOTS") == "1":

@@ -50,8 +50,6 @@ def nodes_answering(redis_url: str) -> set[str]:
         return broker.nodes_answering(client, timeout=1.0)
 
 
-
-
 def start_node(name: str, settings: dict[str, str], shared: dict[str, str], root: Path) -> Service:
     """One embed node, as a second machine would run it: its own data directory and settings."""
     env = service_env(root / name)
@@ -81,9 +79,7 @@ def two_nodes(
         io_env = {**service_env(root / "io"), **shared, "RAGMILL_BATCH_CHUNKS": "4"}
         started: list[Service] = []
         try:
-            started.append(
-                start_worker("nodes-io", "io", io_env, root / "logs", pool="threads", concurrency=4)
-            )
+            started.append(start_worker("nodes-io", "io", io_env, root / "logs", concurrency=4))
             for name, settings in NODES.items():
                 (root / name).mkdir()
                 started.append(start_node(name, settings, shared, root))

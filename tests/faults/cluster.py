@@ -14,21 +14,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
-import redis
-import requests
 from celery import Celery
 from redis import Redis
 
+from pipeline import services
 from pipeline.broker import client_app, nodes_answering
-from pipeline.processes import Service, free_port, spawn, wait_until
-from pipeline.services import find_executable
+from pipeline.processes import Service, free_port, wait_until
 from pipeline.stack import service_env
 from tests.support.books import expected_chunk_ids, gutenberg_text
 from tests.support.mirror import Mirror, serve_mirror
@@ -107,15 +104,14 @@ class FaultCluster:
 
     # -- Redis -------------------------------------------------------------------------------
     def start_redis(self) -> None:
-        workdir = self.root / "redis"
-        workdir.mkdir(parents=True, exist_ok=True)
-        argv = [
-            find_executable("redis-server"), "--bind", "127.0.0.1", "--port", str(self.redis_port),
-            "--dir", str(workdir), "--appendonly", "yes", "--save", "",
-            "--requirepass", self.password,
-        ]
-        self.redis = spawn("redis", argv, env=dict(os.environ), log_path=self.logs / "redis.log")
-        wait_until(lambda: bool(self.client().ping()), service=self.redis, timeout=30, what="PING")
+        # The same port each time, so a restart is the same Redis to every client.
+        self.redis, _ = services.start_redis(
+            self.root / "redis",
+            self.logs,
+            port=self.redis_port,
+            password=self.password,
+            env=os.environ,
+        )
 
     def stop_redis(self) -> None:
         """SIGTERM, as a service manager stops it: the append-only file is flushed first."""
@@ -124,38 +120,46 @@ class FaultCluster:
 
     # -- Chroma ------------------------------------------------------------------------------
     def start_chroma(self) -> None:
-        argv = [
-            find_executable("chroma"), "run", "--path", str(self.root / "chroma"),
-            "--host", "127.0.0.1", "--port", str(self.chroma_port),
-        ]
-        self.chroma = spawn(
-            "chroma", argv, env=service_env(self.root), log_path=self.logs / "chroma.log"
-        )
-        wait_until(
-            lambda: requests.get(f"{self.chroma_url}/api/v2/heartbeat", timeout=1).ok,
-            service=self.chroma, timeout=60, what="heartbeat",
+        self.chroma, _ = services.start_chroma(
+            self.root / "chroma", self.logs, service_env(self.root), port=self.chroma_port
         )
 
     def stop_chroma(self) -> None:
         assert self.chroma is not None
         self.chroma.stop(grace=10)
 
+    def outage(self, service: str, seconds: float) -> None:
+        """Stop `service` ("redis" or "chroma"), leave it down for `seconds`, start it again."""
+        stop, start = {
+            "redis": (self.stop_redis, self.start_redis),
+            "chroma": (self.stop_chroma, self.start_chroma),
+        }[service]
+        stop()
+        time.sleep(seconds)
+        start()
+
     # -- Workers -----------------------------------------------------------------------------
     def start_worker(
-        self, name: str, queue: str, *, pool: str = "prefork", concurrency: int = 2,
-        wait: bool = True, env: dict[str, str] | None = None,
+        self,
+        role: str,
+        *,
+        concurrency: int = 2,
+        wait: bool = True,
+        env: dict[str, str] | None = None,
     ) -> Service:
-        """A real `celery -A tasks worker`; with `wait`, returned once it answers ping."""
-        argv = [
-            sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", queue,
-            "--pool", pool, "-c", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO",
-        ]
-        service = spawn(
-            name, argv, env={**self.env(), **(env or {})}, log_path=self.logs / f"{name}.log"
+        """A real `celery -A tasks worker` of `role` (io, embed), named after it; with `wait`,
+        returned once it answers ping."""
+        service = services.start_worker(
+            role,
+            {**self.env(), **(env or {})},
+            self.logs,
+            name=role,
+            concurrency=concurrency,
+            wait=False,
         )
-        self.workers[name] = service
+        self.workers[role] = service
         if wait:
-            self.wait_for_worker(name)
+            self.wait_for_worker(role)
         return service
 
     @cached_property
@@ -166,7 +170,9 @@ class FaultCluster:
     def wait_for_worker(self, name: str, timeout: float = 90) -> None:
         wait_until(
             lambda: any(n.startswith(name + "@") for n in nodes_answering(self.control)),
-            service=self.workers[name], timeout=timeout, what="celery ping",
+            service=self.workers[name],
+            timeout=timeout,
+            what="celery ping",
         )
 
     def busy_pool_pids(self, name: str) -> list[int]:
@@ -174,8 +180,10 @@ class FaultCluster:
         active = self.control.control.inspect(timeout=1).active() or {}
         return [
             int(task["worker_pid"])
-            for node, tasks in active.items() if node.startswith(name + "@")
-            for task in tasks if task.get("worker_pid")
+            for node, tasks in active.items()
+            if node.startswith(name + "@")
+            for task in tasks
+            if task.get("worker_pid")
         ]
 
     def idle(self) -> bool:
@@ -190,8 +198,8 @@ class FaultCluster:
         self, embed_concurrency: int = 2, io_env: dict[str, str] | None = None
     ) -> None:
         """One io worker (threads) and one embed worker (prefork), started side by side."""
-        self.start_worker("io", "io", pool="threads", concurrency=4, wait=False, env=io_env)
-        self.start_worker("embed", "embed", concurrency=embed_concurrency, wait=False)
+        self.start_worker("io", concurrency=4, wait=False, env=io_env)
+        self.start_worker("embed", concurrency=embed_concurrency, wait=False)
         self.wait_for_worker("io")
         self.wait_for_worker("embed")
 
@@ -255,37 +263,52 @@ def fault_cluster(root: Path, books: dict[str, bytes]) -> Iterator[FaultCluster]
 
 
 def run_ingest(
-    cluster: FaultCluster, collection: str, *books: str, extra: list[str] | None = None,
-    env: dict[str, str] | None = None, timeout: float = 180,
+    cluster: FaultCluster,
+    collection: str,
+    *books: str,
+    extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 180,
 ) -> subprocess.CompletedProcess[str]:
     """`ragmill ingest --json` against the cluster, to the end."""
     return subprocess.run(
-        [RAGMILL, "ingest", "--json", "--no-progress", "--collection", collection,
-         *(extra or []), *books],
-        env=env or cluster.env(), capture_output=True, text=True, timeout=timeout,
+        [
+            RAGMILL,
+            "ingest",
+            "--json",
+            "--no-progress",
+            "--collection",
+            collection,
+            *(extra or []),
+            *books,
+        ],
+        env=env or cluster.env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
 def start_ingest(
-    cluster: FaultCluster, collection: str, *books: str, extra: list[str] | None = None,
+    cluster: FaultCluster,
+    collection: str,
+    *books: str,
+    extra: list[str] | None = None,
 ) -> subprocess.Popen[str]:
     """`ragmill ingest --json` in the background, for a test to interrupt."""
     return subprocess.Popen(
-        [RAGMILL, "ingest", "--json", "--no-progress", "--collection", collection,
-         *(extra or []), *books],
-        env=cluster.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            RAGMILL,
+            "ingest",
+            "--json",
+            "--no-progress",
+            "--collection",
+            collection,
+            *(extra or []),
+            *books,
+        ],
+        env=cluster.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, step: float = 0.1) -> Any:
-    """Poll `check` until it returns something true; fail the test naming `what`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except (redis.RedisError, OSError):
-            value = None
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")

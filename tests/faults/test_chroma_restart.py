@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
-from tests.faults.cluster import FaultCluster, start_ingest
-from tests.faults.conftest import BOOKS, COLLECTION, current_run, exact, summary, wait_batches
+from tests.faults.cluster import FaultCluster
+from tests.faults.harness import ingest_in_background
 from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]
@@ -20,29 +19,18 @@ OUTAGE_SECONDS = 4
     "fault", f"Chroma server stopped mid-ingest for {OUTAGE_SECONDS} s, then started", order=5
 )
 def test_batches_that_failed_to_store_are_retried(
-    private_cluster: FaultCluster, expected: set[str], record_property: RecordProperty
+    cluster: FaultCluster, expected: set[str], record_property: RecordProperty
 ) -> None:
-    cluster = private_cluster
-    cluster.start_standard_workers()
-    ingest = start_ingest(cluster, COLLECTION, *BOOKS)
-    try:
-        run = current_run(cluster)
-        before = wait_batches(cluster, run, 3)
-        cluster.stop_chroma()
-        time.sleep(OUTAGE_SECONDS)
-        cluster.start_chroma()
-        out, err = ingest.communicate(timeout=180)
-    finally:
-        ingest.kill()
-    assert ingest.returncode == 0, err
-    result = summary(out)
-    assert result["chunks"] == result["chunks_stored"] == len(expected)
-    assert result["failures"] == {}
-    stored = exact(cluster, expected)
+    with ingest_in_background(cluster) as ingest:
+        before = ingest.wait_until_stored(3)
+        cluster.outage("chroma", OUTAGE_SECONDS)
+        ingest.finish()
+    stored = ingest.assert_complete(expected)
+    assert ingest.summary()["failures"] == {}
     log = cluster.log("embed") + cluster.log("io")
     retries = len(re.findall(r"ragmill\.\w+\[[0-9a-f-]+\] retry: Retry in", log))
     assert retries >= 1, "no task failed while Chroma was down; the fault missed the ingest"
-    assert not cluster.leaked_secret(out, err)
+    assert not cluster.leaked_secret(ingest.out, ingest.err)
     record_property(
         "checked", "exit 0, no failure; tasks that hit the outage retried (worker log); "
         "ledger chunks == stored == expected; stored ids == expected ids",

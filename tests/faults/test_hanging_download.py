@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests.faults.cluster import FaultCluster, expected_ids, run_ingest
-from tests.faults.conftest import BOOKS, COLLECTION, exact, summary
+from tests.faults.harness import BOOKS, COLLECTION, exact, summary
 from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]

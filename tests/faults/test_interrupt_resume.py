@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 
 import pytest
 
-from tests.faults.cluster import RAGMILL, FaultCluster, run_ingest, start_ingest, wait_for
-from tests.faults.conftest import (
+from tests.faults.cluster import RAGMILL, FaultCluster, run_ingest
+from tests.faults.harness import (
     BOOKS,
     COLLECTION,
-    current_run,
     embedded_chunks,
     exact,
+    ingest_in_background,
     stored_ids,
     summary,
-    wait_batches,
 )
 from tests.faults.report import RecordProperty
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e]
 
@@ -38,20 +37,15 @@ def status(cluster: FaultCluster, run: str) -> dict[str, object]:
     "fault", "Ctrl-C (SIGINT) of `ragmill ingest` mid-run, then the same command again", order=3
 )
 def test_an_interrupted_ingest_resumes_without_embedding_anything_twice(
-    private_cluster: FaultCluster, expected: set[str], record_property: RecordProperty
+    cluster: FaultCluster, expected: set[str], record_property: RecordProperty
 ) -> None:
-    cluster = private_cluster
-    cluster.start_standard_workers()
-    first = start_ingest(cluster, COLLECTION, *BOOKS)
-    try:
-        run = current_run(cluster)
-        wait_batches(cluster, run, 4)
-        first.send_signal(signal.SIGINT)
-        out, err = first.communicate(timeout=60)
-    finally:
-        first.kill()
+    with ingest_in_background(cluster) as first:
+        first.wait_until_stored(4)
+        first.interrupt()
+        first.finish(timeout=60)
+    out, err, run = first.out, first.err, first.run
     assert first.returncode == 130, err
-    assert summary(out)["interrupted"] is True
+    assert first.summary()["interrupted"] is True
     assert "Run the same command again" in err
     # The cancelled run's queued tasks are dropped by the workers, unrun.
     wait_for(cluster.idle, 60, "the workers to drop the cancelled run's queued tasks", step=0.5)

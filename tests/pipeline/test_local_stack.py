@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import requests
 from pipeline.processes import free_port
 from tests.conftest import RAGMILL, run_cli
 from tests.support.mirror import Mirror
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -40,15 +40,6 @@ def processes_of(data_dir: Path) -> list[int]:
         if state != "Z" and marker in environ.split(b"\0"):
             pids.append(int(proc.name))
     return pids
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_ingest_and_query_on_a_private_stack_leave_no_process(

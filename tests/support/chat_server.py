@@ -21,8 +21,9 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.http import QuietHandler, serve_http
 
 
 @dataclass
@@ -158,7 +159,7 @@ def serve_llm(**limits: Any) -> Iterator[LLMServer]:
     """Run an LLMServer(**limits) on a free 127.0.0.1 port until the block ends."""
     state = LLMServer(**limits)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
@@ -180,16 +181,6 @@ def serve_llm(**limits: Any) -> Iterator[LLMServer]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_http(Handler) as base_url:
+        state.url = f"{base_url}/v1"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()

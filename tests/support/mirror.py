@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tests.support.books import gutenberg_text
+from tests.support.http import QuietHandler, serve_http
 
 
 @dataclass
@@ -32,7 +31,7 @@ def serve_mirror(root: Path) -> Iterator[Mirror]:
     """Serve `root` on a free 127.0.0.1 port until the block ends."""
     mirror = Mirror(url="", root=root)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             mirror.requests[self.path] += 1
             if mirror.on_request is not None:
@@ -48,18 +47,9 @@ def serve_mirror(root: Path) -> Iterator[Mirror]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    mirror.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_http(Handler) as url:
+        mirror.url = url
         yield mirror
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def publish_synthetic_books(mirror: Mirror) -> dict[str, bytes]:

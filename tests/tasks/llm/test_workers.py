@@ -25,6 +25,7 @@ from pipeline.stack import service_env
 from tasks.messages import TASK_NAMES, BookInfo, ChunkItem, ContextualizeBatch, send_options
 from tests.bench.llm_limit import llm_env, queue_prompts, start_llm_workers
 from tests.support.chat_server import LLMServer, serve_llm
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -39,9 +40,17 @@ def setup(
     with serve_llm(rpm=RPM, tpm=100_000, window=WINDOW, latency=0.05) as server:
         app = client_app(llm_redis_url)
         app.control.purge()
-        env = llm_env(service_env(tmp_path), llm_redis_url, server.url, rpm=RPM, tpm=100_000,
-                      window_seconds=WINDOW, timeout=5, max_tokens=20,
-                      task_budget_seconds=60)
+        env = llm_env(
+            service_env(tmp_path),
+            llm_redis_url,
+            server.url,
+            rpm=RPM,
+            tpm=100_000,
+            window_seconds=WINDOW,
+            timeout=5,
+            max_tokens=20,
+            task_budget_seconds=60,
+        )
         workers = start_llm_workers(2, 4, env, tmp_path / "logs")
         try:
             yield server, app, workers
@@ -58,10 +67,8 @@ def task_number(prompt: str) -> int:
     return int(found.group(1))
 
 
-def wait_for(server: LLMServer, accepted: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while len(server.accepted()) < accepted and time.monotonic() < deadline:
-        time.sleep(0.1)
+def wait_for_accepted(server: LLMServer, accepted: int, timeout: float) -> None:
+    wait_for(lambda: len(server.accepted()) >= accepted, timeout, f"{accepted} accepted requests")
 
 
 def test_a_backlog_through_two_processes_never_exceeds_the_limit_and_runs_each_task_once(
@@ -70,7 +77,7 @@ def test_a_backlog_through_two_processes_never_exceeds_the_limit_and_runs_each_t
     server, app, workers = setup
     tasks = 2 * RPM + 10  # two and a half windows' worth, all queued at once
     queue_prompts(app, tasks)  # type: ignore[arg-type]
-    wait_for(server, tasks, timeout=40)
+    wait_for_accepted(server, tasks, timeout=40)
 
     assert server.violations == []
     most, _tokens = server.max_in_window()
@@ -93,7 +100,7 @@ def test_a_429_makes_every_worker_wait_for_its_retry_after(
     # The first request of the backlog is refused; eight threads in two processes are idle.
     server.fail_next(1, "429", retry_after=2)
     queue_prompts(app, RPM)  # type: ignore[arg-type]
-    wait_for(server, 10, timeout=30)
+    wait_for_accepted(server, 10, timeout=30)
     log = sorted(server.log, key=lambda s: s.at)
     refused = next(s for s in log if s.status == 0)
     after = [s.at - refused.at for s in log if s.at > refused.at]
@@ -112,23 +119,31 @@ def test_a_batch_that_waits_past_its_budget_is_requeued_and_each_chunk_asked_onc
     must hand itself on (a fresh message, no ETA) at least twice before it is complete."""
     with serve_llm() as server:
         app = client_app(llm_redis_url)
-        env = llm_env(service_env(tmp_path), llm_redis_url, server.url, rpm=4, tpm=100_000,
-                      window_seconds=WINDOW, timeout=0.8, max_tokens=20,
-                      task_budget_seconds=1)
+        env = llm_env(
+            service_env(tmp_path),
+            llm_redis_url,
+            server.url,
+            rpm=4,
+            tpm=100_000,
+            window_seconds=WINDOW,
+            timeout=0.8,
+            max_tokens=20,
+            task_budget_seconds=1,
+        )
         workers = start_llm_workers(1, 2, env, tmp_path / "logs", tag="budget")
         try:
             chunks = tuple(
                 ChunkItem(id=f"b:{i:05d}:x", position=i, text=f"chunk {i} of the book", tokens=6)
                 for i in range(10)
             )
-            book = BookInfo(book_id="b", title="A Book", author="An Author", language="en",
-                            source="b")
-            batch = ContextualizeBatch(run_id="run-budget", collection="coll", book=book,
-                                       index=0, chunks=chunks)
+            book = BookInfo(
+                book_id="b", title="A Book", author="An Author", language="en", source="b"
+            )
+            batch = ContextualizeBatch(
+                run_id="run-budget", collection="coll", book=book, index=0, chunks=chunks
+            )
             app.send_task(TASK_NAMES[ContextualizeBatch], **send_options(batch), queue="llm")
-            deadline = time.monotonic() + 40
-            while redis_client.llen("embed") == 0 and time.monotonic() < deadline:
-                time.sleep(0.2)
+            wait_for(lambda: redis_client.llen("embed"), 40, "the batch's embed message", step=0.2)
             time.sleep(1.0)  # a second embed message, if any, would follow at once
         finally:
             for w in workers:
