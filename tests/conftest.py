@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +18,16 @@ from pathlib import Path
 import pytest
 
 from pipeline.stack import service_env
+from tests.support.cli import RAGMILL
 from tests.support.mirror import Mirror, publish_synthetic_books, serve_mirror
 from tests.support.servers import chroma_server, redis_server, start_worker
 
-# Fault, bad-input and security tests write their tables for the README's Reliability section.
+# Fault, bad-input and security tests write their tables for docs/reliability.md.
 pytest_plugins = ["tests.faults.report"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-RAGMILL = str(Path(sys.executable).parent / "ragmill")
 _collections = itertools.count()
 
 

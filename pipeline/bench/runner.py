@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import random
 import shutil
 import subprocess
 import sys
@@ -20,6 +18,7 @@ import numpy as np
 
 from pipeline.bench.corpus import BenchCorpus, CorpusSet, ServedBook
 from pipeline.bench.e2e import RunResult, bench_stack, run_pipeline
+from pipeline.bench.machine import deterministic_sample, load_average, machine_info
 from pipeline.bench.mirror import serve_books
 from pipeline.bench.quality import QUERIES, compare
 from pipeline.bench.report import BenchReport, Row
@@ -385,45 +384,3 @@ def _finish(name: str, proc: subprocess.Popen[str]) -> dict[str, Any]:
         raise RuntimeError(f"bench probe {name} failed:\n{err.strip()[-2000:]}")
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
-
-
-def deterministic_sample(texts: list[str], n: int) -> list[str]:
-    """`n` texts drawn evenly at random (fixed seed) from `texts`, in their original order."""
-    if n >= len(texts):
-        return list(texts)
-    picked = sorted(random.Random(0).sample(range(len(texts)), n))
-    return [texts[i] for i in picked]
-
-
-def load_average() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
-
-
-def machine_info(command: str) -> dict[str, Any]:
-    """CPU model, cores, load and library versions, so figures are read with their machine."""
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {}
-    for package in ("torch", "onnxruntime", "sentence-transformers", "celery", "chromadb"):
-        try:
-            from importlib.metadata import version
-
-            versions[package] = version(package)
-        except Exception:
-            versions[package] = "?"
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "load_start": load_average(),
-        "python": platform.python_version(),
-        "versions": versions,
-        "command": command,
-        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }

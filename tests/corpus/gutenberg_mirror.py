@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
-from tests.support.http import serve_http
+from pipeline.local_http import serve_http
 
 __all__ = ["OVERSIZE", "Mirror", "serve"]
 

@@ -1,6 +1,6 @@
 """Bad input: each gets one clear line naming it and a non-zero exit, and the good books land.
 
-Every check here also writes a row of the bad-input table of the README's Reliability section (see
+Every check here also writes a row of the bad-input table in docs/reliability.md (see
 tests/faults/report.py).
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from pipeline.local_http import QuietHandler, serve_http
 from pipeline.processes import free_port
 from tasks.progress import RunLedger
 from tasks.store import ChunkStore
 from tests.conftest import Cluster, run_cli
 from tests.faults.report import RecordProperty
-from tests.support.http import QuietHandler, serve_http
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import pytest
 import requests
 
 from pipeline.processes import free_port
+from tests.support.cli import RAGMILL, ingest_argv
 from tests.support.mirror import Mirror, serve_mirror
 from tests.support.shared import publish_real_or_synthetic
 from tests.support.waiting import wait_for
@@ -31,7 +31,6 @@ from tests.support.waiting import wait_for
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-RAGMILL = str(Path(sys.executable).parent / "ragmill")
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 USER, PASSWORD = "watcher", "flower-test-password"
 # A real book where shared/ has it (long enough to watch: 225 chunks); else the synthetic ones.
@@ -144,17 +143,7 @@ def table_rows(browser: Any, table_id: str) -> list[tuple[str, str | None]]:
 
 def start_ingest(up: Up, collection: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [
-            RAGMILL,
-            "ingest",
-            "--json",
-            "--no-progress",
-            "--collection",
-            collection,
-            "--data-dir",
-            str(up.data_dir),
-            *up.books,
-        ],
+        ingest_argv(collection, "--data-dir", str(up.data_dir), *up.books),
         env=up.env,
         cwd=up.data_dir.parent,
         stdout=subprocess.PIPE,

@@ -12,7 +12,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -28,9 +27,9 @@ from pipeline.broker import client_app, nodes_answering
 from pipeline.processes import Service, free_port, wait_until
 from pipeline.stack import service_env
 from tests.support.books import expected_chunk_ids, gutenberg_text
+from tests.support.cli import ingest_argv
 from tests.support.mirror import Mirror, serve_mirror
 
-RAGMILL = str(Path(sys.executable).parent / "ragmill")
 # Small chunks and batches: many embed batches per book, so a fault lands in the middle of work.
 CHUNK_TOKENS = 96
 CHUNK_OVERLAP = 16
@@ -272,16 +271,7 @@ def run_ingest(
 ) -> subprocess.CompletedProcess[str]:
     """`ragmill ingest --json` against the cluster, to the end."""
     return subprocess.run(
-        [
-            RAGMILL,
-            "ingest",
-            "--json",
-            "--no-progress",
-            "--collection",
-            collection,
-            *(extra or []),
-            *books,
-        ],
+        ingest_argv(collection, *(extra or []), *books),
         env=env or cluster.env(),
         capture_output=True,
         text=True,
@@ -297,16 +287,7 @@ def start_ingest(
 ) -> subprocess.Popen[str]:
     """`ragmill ingest --json` in the background, for a test to interrupt."""
     return subprocess.Popen(
-        [
-            RAGMILL,
-            "ingest",
-            "--json",
-            "--no-progress",
-            "--collection",
-            collection,
-            *(extra or []),
-            *books,
-        ],
+        ingest_argv(collection, *(extra or []), *books),
         env=cluster.env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

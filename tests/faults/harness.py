@@ -90,9 +90,10 @@ class BackgroundIngest:
             f"{batches} stored batches",
         )
 
-    def interrupt(self) -> None:
-        """Ctrl-C, as a person at the terminal would press it."""
-        self.process.send_signal(signal.SIGINT)
+    def interrupt(self, signum: int = signal.SIGINT) -> None:
+        """Ctrl-C, as a person at the terminal would press it (or `signum`, e.g. a service
+        manager's SIGTERM)."""
+        self.process.send_signal(signum)
 
     def finish(self, timeout: float = 180) -> None:
         """Wait for the ingest to end and keep what it printed."""

@@ -1,4 +1,4 @@
-"""Reliability tables made from test outcomes, as the README's Reliability section shows them.
+"""Reliability tables made from test outcomes, as docs/reliability.md shows them.
 
 A test joins a table with ``@pytest.mark.reliability(table, case, order=N)``, where ``case``
 says what was done, and tells what it checked and what it saw with
@@ -31,7 +31,7 @@ RecordProperty = Callable[[str, object], None]
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "reliability(table, case): a row of the README's reliability tables"
+        "markers", "reliability(table, case): a row of a reliability table (docs/reliability.md)"
     )
 
 
@@ -52,7 +52,8 @@ def pytest_runtest_makereport(
     order = marker.kwargs.get("order", 0)
     # One run may check many inputs: `rows` (a list of {case, checked, observed}) gives each its
     # own row, all with the test's outcome.
-    rows: list[dict[str, Any]] = properties.get("rows") or [properties | {"case": case}]  # type: ignore[assignment]
+    # A parametrized test names its own case with a `case` property.
+    rows: list[dict[str, Any]] = properties.get("rows") or [{"case": case} | properties]  # type: ignore[assignment]
     for row in rows:
         _rows.append(
             {

@@ -1,8 +1,9 @@
-"""Ctrl-C of `ragmill ingest`, then the same command again: it does only what is left."""
+"""Ctrl-C or SIGTERM of `ragmill ingest`, then the same command again: it does only what is left."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 
 import pytest
@@ -33,15 +34,22 @@ def status(cluster: FaultCluster, run: str) -> dict[str, object]:
     return record
 
 
-@pytest.mark.reliability(
-    "fault", "Ctrl-C (SIGINT) of `ragmill ingest` mid-run, then the same command again", order=3
-)
+STOPS = {
+    "SIGINT": "Ctrl-C (SIGINT) of `ragmill ingest` mid-run, then the same command again",
+    "SIGTERM": "SIGTERM (a service manager's stop) of `ragmill ingest` mid-run, then the same "
+    "command again",
+}
+
+
+@pytest.mark.reliability("fault", STOPS["SIGINT"], order=3)
+@pytest.mark.parametrize("stop", list(STOPS))
 def test_an_interrupted_ingest_resumes_without_embedding_anything_twice(
-    cluster: FaultCluster, expected: set[str], record_property: RecordProperty
+    stop: str, cluster: FaultCluster, expected: set[str], record_property: RecordProperty
 ) -> None:
+    record_property("case", STOPS[stop])
     with ingest_in_background(cluster) as first:
         first.wait_until_stored(4)
-        first.interrupt()
+        first.interrupt(signal.Signals[stop])
         first.finish(timeout=60)
     out, err, run = first.out, first.err, first.run
     assert first.returncode == 130, err

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.http import QuietHandler, serve_http
+from pipeline.local_http import QuietHandler, serve_http
 
 
 @dataclass

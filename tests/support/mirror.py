@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.local_http import QuietHandler, serve_http
 from tests.support.books import gutenberg_text
-from tests.support.http import QuietHandler, serve_http
 
 
 @dataclass
@@ -41,11 +41,7 @@ def serve_mirror(root: Path) -> Iterator[Mirror]:
                 self.send_error(404)
                 return
             data = target.read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_body(data)
 
     with serve_http(Handler) as url:
         mirror.url = url
