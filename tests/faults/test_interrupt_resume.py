@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.faults.cluster import RAGMILL, FaultCluster, run_ingest
+from tests.faults.cluster import FaultCluster, run_ingest
 from tests.faults.harness import (
     BOOKS,
     COLLECTION,
@@ -19,6 +19,7 @@ from tests.faults.harness import (
     summary,
 )
 from tests.faults.report import RecordProperty
+from tests.support.cli import RAGMILL
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e]
