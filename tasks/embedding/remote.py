@@ -46,7 +46,8 @@ PROBE_TEXT = "dimension"
 
 @dataclass(frozen=True)
 class Embedded:
-    """Vectors of one `embed` call and what it cost: requests sent and tokens counted."""
+    """Vectors of one `embed` call and what it cost against the limit: requests sent, and
+    tokens (the reply's usage; for a request that failed, the bound it kept reserved)."""
 
     vectors: np.ndarray
     requests: int
@@ -121,18 +122,21 @@ class RemoteEmbedder:
         parts: list[np.ndarray] = []
         requests_sent = tokens = 0
         for request in plan:
-            reply, sent = self._send(texts, request)
+            reply, sent, charged = self._send(texts, request)
             self._check_dimension(reply.vectors.shape[1])
             parts.append(reply.vectors)
             requests_sent += sent
-            tokens += request.tokens if reply.tokens is None else reply.tokens
+            tokens += charged
         return Embedded(np.concatenate(parts), requests_sent, tokens)
 
-    def _send(self, texts: Sequence[str], request: PlannedRequest) -> tuple[EmbedReply, int]:
-        """The reply to one planned request, through the limit and retries; and requests sent."""
+    def _send(
+        self, texts: Sequence[str], request: PlannedRequest
+    ) -> tuple[EmbedReply, int, int]:
+        """The reply to one planned request, through the limit and retries; the requests sent
+        and the tokens charged to the limit for them."""
         inputs = texts[request.start : request.stop]
         limiter, reserved = self.limiter, request.tokens
-        failures = limited = sent = 0
+        failures = limited = sent = failed_tokens = 0
         while True:
             ticket = limiter.acquire(reserved) if limiter else None
             sent += 1
@@ -147,6 +151,7 @@ class RemoteEmbedder:
                 else:
                     self._sleep(wait)
                 limited += 1
+                failed_tokens += reserved
                 if limited > MAX_RATE_LIMITED:
                     raise
                 continue
@@ -154,6 +159,7 @@ class RemoteEmbedder:
                 if limiter and ticket:
                     limiter.settle(ticket, reserved)
                 failures += 1
+                failed_tokens += reserved
                 if failures > self.settings.max_retries:
                     raise
                 self._sleep(backoff(failures))
@@ -162,9 +168,10 @@ class RemoteEmbedder:
                 if limiter and ticket:
                     limiter.settle(ticket, reserved)
                 raise
+            used = reserved if reply.tokens is None else reply.tokens
             if limiter and ticket:
-                limiter.settle(ticket, reserved if reply.tokens is None else reply.tokens)
-            return reply, sent
+                limiter.settle(ticket, used)
+            return reply, sent, failed_tokens + used
 
     def _check_dimension(self, dimension: int) -> None:
         if self._dimension is None:

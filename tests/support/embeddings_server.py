@@ -77,7 +77,8 @@ class EmbeddingsServer(LLMServer):
                 now, 413, 0, 413,
                 f'{{"error": "batch size {len(texts)} > max_client_batch_size"}}'.encode(),
             )
-        tokens = sum(model().token_lengths(texts))
+        with self._encode_lock:  # a Rust tokenizer refuses to be used by two threads at once
+            tokens = sum(model().token_lengths(texts))
         with self._lock:
             failure = self._failures.popleft() if self._failures else None
             if failure is None and self.random_429 and random.random() < self.random_429:
