@@ -11,6 +11,7 @@ from pipeline.errors import RagmillError, UsageError
 from pipeline.ingest import CatalogChoice, Submission, plan_sources
 from pipeline.progress_view import Report
 from pipeline.stack import StackPlan, cluster, running_stack
+from tasks.embedding.queues import embed_queue
 from tasks.progress import Snapshot
 from tasks.settings import Settings
 
@@ -50,6 +51,7 @@ def stack_plan(request: IngestRequest, settings: Settings) -> StackPlan:
     return StackPlan(
         embed_concurrency=request.workers or settings.embed_processes,
         llm_threads=settings.llm.threads if request.contextualize else 0,
+        remote_embed_threads=settings.remote_embed.threads if settings.remote_embedding else 0,
     )
 
 
@@ -78,12 +80,12 @@ def ingest(
         app = client_app(redis_url)
         served = queues_served(app)
         if info is None:
-            for queue in ("io", "embed"):
+            for queue in ("io", embed_queue(settings)):
                 if queue not in served:
                     on_warning(
                         f"no worker consumes queue '{queue}' yet; start one with "
                         f"`celery -A tasks worker -Q {queue}"
-                        f"{' --pool threads' if queue == 'io' else ''}`"
+                        f"{' --pool threads' if queue != 'embed' else ''}`"
                     )
         if request.contextualize and "llm" not in served:
             raise RagmillError(

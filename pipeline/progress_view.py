@@ -17,6 +17,27 @@ from rich.progress import (
 )
 
 from tasks.progress import Snapshot
+from tasks.settings import Settings
+
+
+@dataclass(frozen=True)
+class EndpointLimit:
+    """The embeddings endpoint's shared limit (EMBED_RPM, EMBED_TPM per EMBED_WINDOW_SECONDS)."""
+
+    requests: int
+    tokens: int
+    window: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> EndpointLimit | None:
+        """The limit when chunks are embedded by an endpoint (EMBED_BACKEND=openai), else None."""
+        if not settings.remote_embedding:
+            return None
+        r = settings.remote_embed
+        return cls(r.rpm, r.tpm, r.window_seconds)
+
+    def per_minute(self, amount: float, seconds: float) -> float:
+        return amount / seconds * 60 if seconds > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +49,7 @@ class Report:
     failures: dict[str, str]
     warnings: list[str]
     interrupted: bool = False
+    embed_limit: EndpointLimit | None = None
 
     @property
     def chunks_new(self) -> int:
@@ -61,14 +83,31 @@ class Report:
             "contexts_wanted": s.contexts_wanted,
             "chunks_contextualized": s.contexts_done,
             "contexts_failed": s.contexts_failed,
+            **self.endpoint_usage(),
+        }
+
+    def endpoint_usage(self) -> dict[str, object]:
+        """EMBED_BACKEND=openai: requests and tokens sent to the endpoint, and its limit."""
+        limit, s = self.embed_limit, self.snapshot
+        if limit is None:
+            return {}
+        return {
+            "embed_requests": s.embed_requests,
+            "embed_tokens": s.embed_tokens,
+            "embed_limit": {
+                "requests": limit.requests, "tokens": limit.tokens, "window_seconds": limit.window
+            },
         }
 
 
 class ProgressView:
     """A live bar: chunks stored of chunks known, chunks/s, ETA, books done/failed."""
 
-    def __init__(self, console: Console, enabled: bool = True) -> None:
+    def __init__(
+        self, console: Console, enabled: bool = True, embed_limit: EndpointLimit | None = None
+    ) -> None:
         self.console = console
+        self.embed_limit = embed_limit
         self.started = time.monotonic()
         self.progress = Progress(
             TextColumn("[bold]ingest"),
@@ -78,13 +117,14 @@ class ProgressView:
             TimeRemainingColumn(),
             TextColumn("books {task.fields[books]}"),
             TextColumn("{task.fields[llm]}"),
+            TextColumn("{task.fields[endpoint]}"),
             TimeElapsedColumn(),
             console=console,
             disable=not enabled,
             transient=False,
         )
         self.task: TaskID = self.progress.add_task(
-            "ingest", total=None, rate=0.0, books="0/0", llm=""
+            "ingest", total=None, rate=0.0, books="0/0", llm="", endpoint=""
         )
 
     def __enter__(self) -> ProgressView:
@@ -104,6 +144,7 @@ class ProgressView:
             rate=(s.chunks_stored - s.chunks_skipped) / elapsed,
             books=f"{s.books_done}/{s.books_total} done{failed}",
             llm=llm_progress(s),
+            endpoint=endpoint_progress(s, self.embed_limit),
         )
 
 
@@ -113,6 +154,16 @@ def llm_progress(s: Snapshot) -> str:
         return ""
     failed = f", {s.contexts_failed} failed" if s.contexts_failed else ""
     return f"llm {s.contexts_done + s.contexts_failed}/{s.contexts_wanted}{failed}"
+
+
+def endpoint_progress(s: Snapshot, limit: EndpointLimit | None) -> str:
+    """'endpoint 12 req, 34k tok (limit 3000 req, 1000k tok / 60 s)', or '' for a local model."""
+    if limit is None:
+        return ""
+    return (
+        f"endpoint {s.embed_requests} req, {s.embed_tokens / 1000:.0f}k tok (limit "
+        f"{limit.requests} req, {limit.tokens / 1000:.0f}k tok / {limit.window:g} s)"
+    )
 
 
 def print_summary(console: Console, report: Report) -> None:
@@ -128,6 +179,16 @@ def print_summary(console: Console, report: Report) -> None:
         console.print(
             f"Contexts: {s.contexts_done} chunks contextualized by the LLM, "
             f"{s.contexts_failed} embedded without a context",
+            highlight=False,
+        )
+    limit = report.embed_limit
+    if limit is not None:
+        console.print(
+            f"Embeddings endpoint: {s.embed_requests} requests, {s.embed_tokens} tokens; "
+            f"{limit.per_minute(s.embed_requests, report.seconds):.0f} requests/min and "
+            f"{limit.per_minute(s.embed_tokens, report.seconds):.0f} tokens/min over the run, "
+            f"against a limit of {limit.requests} requests and {limit.tokens} tokens per "
+            f"{limit.window:g} s",
             highlight=False,
         )
     for warning in report.warnings:

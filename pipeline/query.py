@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from tasks.embedding import Embedder
+from tasks.embedding.choice import query_embedder
 from tasks.settings import Settings
 from tasks.store import ChunkStore, Hit
 
@@ -44,6 +44,6 @@ def search(store: ChunkStore, settings: Settings, text: str, k: int) -> list[Res
     """The `k` stored chunks closest in meaning to `text`, best first."""
     if store.count() == 0:
         return []
-    embedder = Embedder(settings.model, backend=settings.embed_backend)
+    embedder = query_embedder(settings)
     vector = embedder.encode([text])[0]
     return [Result.from_hit(i + 1, hit) for i, hit in enumerate(store.search(vector, k))]

@@ -9,6 +9,8 @@ Worker roles and their pools (docs/architecture.md):
     io     queue io     threads  downloads and chunking: waiting on the network
     embed  queue embed  prefork  encoding: CPU work, one process per core, one compute thread each
     llm    queue llm    threads  LLM calls: waiting on a remote API under the shared Redis limit
+    embed-remote  queue embed-remote  threads  embedding through an OpenAI-compatible endpoint
+           (EMBED_BACKEND=openai): waiting on HTTP under the shared Redis limit
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class WorkerRole:
         """Processes (prefork) or threads (threads pool) this role runs by default."""
         if self.queue == "embed":
             return settings.embed_processes
+        if self.queue == "embed-remote":
+            return settings.remote_embed.threads
         return settings.io_threads if self.queue == "io" else settings.llm.threads
 
 
@@ -48,6 +52,7 @@ ROLES = {
     "io": WorkerRole(queue="io", pool="threads"),
     "embed": WorkerRole(queue="embed", pool="prefork"),
     "llm": WorkerRole(queue="llm", pool="threads"),
+    "embed-remote": WorkerRole(queue="embed-remote", pool="threads"),
 }
 
 
@@ -89,7 +94,7 @@ def chroma_argv(path: Path | str, host: str, port: int) -> list[str]:
 
 
 def worker_argv(role: str, *, concurrency: int, name: str, loglevel: str = "INFO") -> list[str]:
-    """`celery -A tasks worker` for `role` (io, embed or llm), node name `name` (e.g. embed@%h)."""
+    """`celery -A tasks worker` for `role` (a key of ROLES), node name `name` (e.g. embed@%h)."""
     kind = ROLES[role]
     return [
         sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", kind.queue,

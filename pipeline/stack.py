@@ -56,6 +56,9 @@ class StackPlan:
     io_threads: int = 8
     # Threads of an LLM worker (queue llm); 0 starts none. Waiting on HTTP, so threads.
     llm_threads: int = 0
+    # Threads of an embed-remote worker (EMBED_BACKEND=openai), started instead of the prefork
+    # embed worker; 0 starts the embed worker.
+    remote_embed_threads: int = 0
 
 
 class LocalStack:
@@ -121,6 +124,8 @@ class LocalStack:
     def _start_workers(self, env: dict[str, str]) -> None:
         tag = f"{os.getpid()}"
         sizes = {"io": self.plan.io_threads, "embed": self.plan.embed_concurrency}
+        if self.plan.remote_embed_threads > 0:
+            sizes = {"io": self.plan.io_threads, "embed-remote": self.plan.remote_embed_threads}
         if self.plan.llm_threads > 0:
             sizes["llm"] = self.plan.llm_threads
         started = {}

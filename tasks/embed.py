@@ -1,13 +1,22 @@
-"""`embed_batch`: embed a batch of chunks and upsert it (queue `embed`, prefork pool)."""
+"""`embed_batch`: embed a batch of chunks and upsert it.
+
+Local backends run on queue `embed` (prefork pool: CPU work); with EMBED_BACKEND=openai the batch
+goes to queue `embed-remote` (threads pool: waiting on the endpoint, many requests in flight),
+where the same task embeds through tasks.embedding.remote under the shared Redis limit.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from tasks import resources
 from tasks.app import app
 from tasks.base import RunTask
-from tasks.messages import EmbedBatch
+from tasks.embedding.errors import FinalEmbedError
+from tasks.embedding.queues import embed_queue
+from tasks.messages import EmbedBatch, RunMessage, send_options
 from tasks.progress import BatchOutcome, RunLedger
 from tasks.store import Metadata
 
@@ -18,6 +27,12 @@ class EmbedTask(RunTask):
     message_type = EmbedBatch
     # Chroma or Redis away for a moment must not drop a batch: one retry more than the default.
     max_retries = 6
+    # A refused key, a malformed reply or a too-large request would fail the same way again.
+    dont_autoretry_for = (FinalEmbedError,)
+
+    def send(self, message: RunMessage) -> None:
+        """Queue `message` on the queue of this process's embedding backend."""
+        self.apply_async(queue=embed_queue(resources.settings()), **send_options(message))
 
     def record_failure(self, message: EmbedBatch, ledger: RunLedger, reason: str) -> None:
         book = message.book
@@ -25,6 +40,17 @@ class EmbedTask(RunTask):
             book.source, f"{book.source}: batch {message.index} could not be stored: {reason}",
             book.book_id,
         )
+
+
+def encode(ledger: RunLedger, texts: list[str], lengths: list[int] | None) -> np.ndarray:
+    """The texts' vectors from this process's backend; an endpoint's cost goes to the ledger."""
+    if not resources.settings().remote_embedding:
+        return resources.embedder().encode(texts, lengths=lengths)
+    from tasks.embedding.remote import process_embedder
+
+    embedded = process_embedder().embed(texts)
+    ledger.count_embed_usage(embedded.requests, embedded.tokens)
+    return embedded.vectors
 
 
 @app.task(name="ragmill.embed_batch", base=EmbedTask, bind=True)
@@ -35,9 +61,10 @@ def embed_batch(self: EmbedTask, message: EmbedBatch) -> dict[str, Any]:
     # A chunk's LLM-written context (--contextualize) is embedded with it and kept in metadata;
     # then the chunker's token counts no longer describe what is embedded.
     with_context = any(c.context for c in chunks)
-    vectors = resources.embedder().encode(
+    vectors = encode(
+        ledger,
         [f"{c.context}\n\n{c.text}" if c.context else c.text for c in chunks],
-        lengths=None if with_context else [c.tokens for c in chunks],
+        None if with_context else [c.tokens for c in chunks],
     )
     metadatas: list[Metadata] = [
         {

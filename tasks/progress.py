@@ -21,6 +21,9 @@ the client can tell how many chunks wait in Redis: known - stored - dropped.
 With --contextualize, `contexts_wanted` counts chunks sent to the LLM stage, `contexts_done` those
 that got a context and `contexts_failed` those embedded without one.
 
+With EMBED_BACKEND=openai, `embed_requests` and `embed_tokens` count the requests sent to the
+embeddings endpoint and the tokens it counted (the limit they ran against is the endpoint's).
+
 Run keys expire after RUN_TTL seconds so Redis does not grow with the number of runs.
 """
 
@@ -51,6 +54,8 @@ COUNTERS = (
     "contexts_wanted",
     "contexts_done",
     "contexts_failed",
+    "embed_requests",
+    "embed_tokens",
 )
 
 class Registration(IntEnum):
@@ -183,6 +188,8 @@ class Snapshot:
     contexts_wanted: int = 0
     contexts_done: int = 0
     contexts_failed: int = 0
+    embed_requests: int = 0
+    embed_tokens: int = 0
     started_at: float = 0.0
     finished_at: float = 0.0
     cancelled_at: float = 0.0
@@ -309,6 +316,13 @@ class RunLedger:
         keys = [self.key, f"{self.key}:failures", self.pending_key(book_id or "-")]
         registered = "1" if book_id else "0"
         return bool(self._fail(keys=keys, args=[label, reason, RUN_TTL, registered]))
+
+    def count_embed_usage(self, requests: int, tokens: int) -> None:
+        """Count requests sent to the embeddings endpoint and the tokens they cost."""
+        pipe = self.client.pipeline()
+        pipe.hincrby(self.key, "embed_requests", requests)
+        pipe.hincrby(self.key, "embed_tokens", tokens)
+        pipe.execute()
 
     def want_contexts(self, n: int) -> None:
         """Count `n` more chunks sent to the LLM stage for a context."""

@@ -70,7 +70,7 @@ def embedder() -> Embedder:
 def tokenizer() -> Tokenizer:
     from corpus.tokens import load_tokenizer
 
-    return load_tokenizer(Path(settings().model))
+    return load_tokenizer(Path(settings().chunk_model))
 
 
 @cache
@@ -78,7 +78,7 @@ def chunk_config(max_tokens: int, overlap_tokens: int) -> ChunkConfig:
     from corpus.chunking import ChunkConfig
     from corpus.tokens import model_window
 
-    window = model_window(Path(settings().model))
+    window = model_window(Path(settings().chunk_model))
     return ChunkConfig(max_tokens=max_tokens, overlap_tokens=overlap_tokens, window=window)
 
 

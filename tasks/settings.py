@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
+# Local backends run the model in the worker; "openai" calls an OpenAI-compatible endpoint.
+EMBED_BACKENDS = ("torch", "onnx", "onnx-int8", "openai")
+REMOTE_BACKEND = "openai"
 DEFAULT_MIRROR = "https://www.gutenberg.org"
 # Chroma's own rule for collection names, checked here so a bad name fails before any work.
 COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
@@ -132,6 +134,69 @@ class LLMSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RemoteEmbedSettings:
+    """An OpenAI-compatible /v1/embeddings endpoint (EMBED_BACKEND=openai) and its limits.
+
+    The model name is EMBED_MODEL (Settings.model). Every process of a cluster must agree on the
+    limit, so workers read the same EMBED_* variables as the CLI (docs/remote-embedding.md).
+    """
+
+    base_url: str | None = env("EMBED_BASE_URL", None)
+    # Never shown: not in repr, logs, error messages or task arguments.
+    api_key: str | None = field(
+        default=None, repr=False, metadata={"env": "EMBED_API_KEY", "minimum": None}
+    )
+    dimensions: int | None = env("EMBED_DIMENSIONS", None)
+    rpm: int = env("EMBED_RPM", 3000)
+    tpm: int = env("EMBED_TPM", 1_000_000)
+    # Per-request caps of the endpoint: OpenAI's are 2048 inputs and 300,000 tokens; TEI's
+    # default --max-client-batch-size is 32.
+    max_inputs: int = env("EMBED_MAX_INPUTS", 2048)
+    max_request_tokens: int = env("EMBED_MAX_REQUEST_TOKENS", 300_000)
+    window_seconds: float = env("EMBED_WINDOW_SECONDS", 60.0)
+    timeout: float = env("EMBED_TIMEOUT", 60.0)
+    connect_timeout: float = env("EMBED_CONNECT_TIMEOUT", 5.0)
+    max_retries: int = env("EMBED_MAX_RETRIES", 4, minimum=0)
+    limit_name: str | None = env("EMBED_LIMIT_NAME", None)
+    # Threads of an embed-remote worker: each waits on HTTP, so threads are cheap.
+    threads: int = env("EMBED_REMOTE_THREADS", 8)
+
+    def limit_key(self, model: str) -> str:
+        """The name the shared limit is kept under: one per endpoint and model unless set."""
+        if self.limit_name:
+            return self.limit_name
+        return "embed-" + hashlib.sha1(f"{self.base_url}|{model}".encode()).hexdigest()[:16]
+
+    @property
+    def embeddings_url(self) -> str:
+        assert self.base_url is not None
+        return self.base_url.rstrip("/") + "/embeddings"
+
+    def validated(self, backend: str, model: str) -> RemoteEmbedSettings:
+        """Return self, or raise SettingsError naming the first unusable value."""
+        if self.base_url is not None:
+            _check_http_url("EMBED_BASE_URL", self.base_url)
+        if backend != REMOTE_BACKEND:
+            return self
+        if self.base_url is None:
+            raise SettingsError(
+                "EMBED_BACKEND=openai needs EMBED_BASE_URL, e.g. https://api.openai.com/v1"
+            )
+        if model == default_model():
+            raise SettingsError(
+                "EMBED_BACKEND=openai needs EMBED_MODEL, the endpoint's model name "
+                "(e.g. text-embedding-3-small)"
+            )
+        return self
+
+    @property
+    def request_token_cap(self) -> int:
+        """Most tokens one request may reserve: the endpoint's cap, and never more than a whole
+        window of EMBED_TPM admits (such a request would wait forever)."""
+        return min(self.max_request_tokens, self.tpm)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything a ragmill process needs to know about its cluster and its work."""
 
@@ -170,11 +235,24 @@ class Settings:
     # user:password[,user2:password2]; Flower reads it itself, so it never shows on a command line.
     flower_basic_auth: str | None = env("FLOWER_BASIC_AUTH", None)
     llm: LLMSettings = field(default_factory=LLMSettings)
+    remote_embed: RemoteEmbedSettings = field(default_factory=RemoteEmbedSettings)
 
     @property
     def cache_dir(self) -> Path:
         """Downloaded books and catalogs, kept so a second ingest does not download again."""
         return self.data_dir / "cache"
+
+    @property
+    def remote_embedding(self) -> bool:
+        """Whether chunks are embedded by an OpenAI-compatible endpoint (EMBED_BACKEND=openai)."""
+        return self.embed_backend == REMOTE_BACKEND
+
+    @property
+    def chunk_model(self) -> str:
+        """The model whose tokenizer and window cut chunks: EMBED_MODEL when it runs here, else
+        the bundled all-MiniLM-L6-v2 (an endpoint's tokenizer is not at hand; its 256-token
+        window keeps chunks well inside any embedding endpoint's)."""
+        return default_model() if self.remote_embedding else self.model
 
     @property
     def embed_processes(self) -> int:
@@ -217,6 +295,7 @@ class Settings:
         if self.flower_basic_auth is not None:
             check_basic_auth(self.flower_basic_auth)
         self.llm.validated()
+        self.remote_embed.validated(self.embed_backend, self.model)
         return self
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from pipeline.commands.output import (
 from pipeline.errors import UsageError
 from pipeline.ingest import CatalogChoice
 from pipeline.ingest_run import IngestRequest, ingest, needs_private_stack, stack_plan
-from pipeline.progress_view import ProgressView, print_summary
+from pipeline.progress_view import EndpointLimit, ProgressView, print_summary
 
 INTERRUPTED = 130
 
@@ -138,7 +139,10 @@ def run(
                 f"{', an llm worker' if plan.llm_threads else ''})…"
             )
         try:
-            with ProgressView(console, enabled=not no_progress and console.is_terminal) as view:
+            with ProgressView(
+                console, enabled=not no_progress and console.is_terminal,
+                embed_limit=EndpointLimit.of(settings),
+            ) as view:
                 result = ingest(
                     request,
                     settings,
@@ -149,9 +153,10 @@ def run(
             # Stopped while the cluster started, before any book was submitted.
             console.print("Interrupted before any book was submitted. Run the same command again.")
             sys.exit(INTERRUPTED)
-    print_summary(console, result.report)
+    report = replace(result.report, embed_limit=EndpointLimit.of(settings))
+    print_summary(console, report)
     if as_json:
-        out.print_json(json.dumps({"run": result.run_id, **result.report.as_dict()}))
+        out.print_json(json.dumps({"run": result.run_id, **report.as_dict()}))
     if result.report.interrupted:
         sys.exit(INTERRUPTED)
     sys.exit(0 if result.report.ok else 1)

@@ -45,6 +45,7 @@ def up(flower_port: int, flower_address: str | None, workers: int | None,
         embed_concurrency=workers or settings.embed_processes,
         # An LLM worker when one is configured, so `ingest --contextualize` can use this stack.
         llm_threads=settings.llm.threads if settings.llm.configured else 0,
+        remote_embed_threads=settings.remote_embed.threads if settings.remote_embedding else 0,
     )
     stack = LocalStack(settings.data_dir, plan, mode="up")
     sigterm_as_interrupt()

@@ -41,7 +41,8 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-SERVICES = {"redis", "chroma", "worker-io", "worker-embed", "worker-llm", "flower", "ingest"}
+SERVICES = {"redis", "chroma", "worker-io", "worker-embed", "worker-llm", "worker-embed-remote",
+            "flower", "ingest"}
 WORKERS = ("worker-io", "worker-embed", "worker-llm")
 
 

@@ -1,10 +1,13 @@
 """The sliding-window limit kept in Redis and decided by one Lua script, for every process.
 
-Key layout, for a limit named <name> (LLMSettings.limit_key: one per endpoint and model):
+The LLM stage and remote embedding (tasks.embedding.remote) both use it, each under its own
+prefix. Key layout, for a limit named <name> (LLMSettings.limit_key or
+RemoteEmbedSettings.limit_key: one per endpoint and model unless named) and the prefix <p>
+(ragmill:llm:limit, or ragmill:embed:limit):
 
-    ragmill:llm:limit:<name>:log      zset    member "<ticket id>|<tokens>", score = the time
-                                              from which the entry counts (see window.py)
-    ragmill:llm:limit:<name>:paused   string  Redis time (seconds) before which nobody is admitted
+    <p>:<name>:log               zset    member "<ticket id>|<tokens>", score = the time
+                                         from which the entry counts (see window.py)
+    <p>:<name>:paused            string  Redis time (seconds) before which nobody is admitted
 
 Times are Redis's own clock (TIME), so workers on machines whose clocks disagree still share one
 window. Tests may pass `now` explicitly to compare the script with window.py step by step.
@@ -108,7 +111,11 @@ class AdmissionTimeout(LLMError):
 
 
 class RedisLimiter:
-    """Admits LLM requests against one limit shared through Redis (key layout above)."""
+    """Admits requests against one limit shared through Redis (key layout above).
+
+    `what` names the requests and `advice` says what to change when one alone is too large for
+    the window, in the one-line errors a person reads.
+    """
 
     def __init__(
         self,
@@ -119,12 +126,17 @@ class RedisLimiter:
         hold: float,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        prefix: str = PREFIX,
+        what: str = "LLM",
+        advice: str = "raise LLM_TPM or lower LLM_MAX_TOKENS",
     ) -> None:
         self.client = client
         self.limits = limits
         self.hold = hold
-        self.log_key = f"{PREFIX}:{name}:log"
-        self.paused_key = f"{PREFIX}:{name}:paused"
+        self.log_key = f"{prefix}:{name}:log"
+        self.paused_key = f"{prefix}:{name}:paused"
+        self.what = what
+        self.advice = advice
         self._sleep = sleep
         self._clock = clock
         self._admit = client.register_script(ADMIT)
@@ -151,8 +163,8 @@ class RedisLimiter:
         )
         if int(status) == -1:
             raise RequestTooLarge(
-                f"one LLM request needs up to {ticket.tokens} tokens but LLM_TPM allows "
-                f"{self.limits.tokens} per window; raise LLM_TPM or lower LLM_MAX_TOKENS"
+                f"one {self.what} request needs up to {ticket.tokens} tokens but the limit "
+                f"allows {self.limits.tokens} per window; {self.advice}"
             )
         if int(status) == 1:
             return ticket, 0.0
@@ -171,7 +183,8 @@ class RedisLimiter:
                 return ticket
             if deadline is not None and self._clock() + wait > deadline:
                 raise AdmissionTimeout(
-                    f"the LLM rate limit admits nothing for {wait:.1f} s, past this task's budget",
+                    f"the {self.what} rate limit admits nothing for {wait:.1f} s, past this "
+                    "task's budget",
                     wait,
                 )
             # In-flight entries are dated ahead and settle early, so long waits are re-checked

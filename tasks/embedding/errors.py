@@ -1,0 +1,46 @@
+"""Errors of remote embedding, sorted by what the caller should do next.
+
+    RemoteEmbedError            anything that went wrong talking to the embeddings endpoint
+    ├── EmbedRateLimited        the endpoint said 429: every process waits `wait` seconds
+    ├── TransientEmbedError     5xx, timeout, connection error: retry with backoff
+    └── FinalEmbedError         retrying will not help; the batch's book fails with this line
+        ├── EmbedRequestRejected   401/403 (the key), 404 (the model or URL), other 4xx
+        ├── EmbedBatchTooLarge     413, or a 400 saying the batch or an input is too large
+        └── MalformedEmbedReply    not the JSON /v1/embeddings returns, or the wrong dimension
+
+Every message names the endpoint's URL and never the API key.
+"""
+
+from __future__ import annotations
+
+
+class RemoteEmbedError(RuntimeError):
+    """Anything that went wrong talking to the embeddings endpoint."""
+
+
+class EmbedRateLimited(RemoteEmbedError):
+    """The endpoint answered 429; every process must wait `wait` seconds (-1: it did not say)."""
+
+    def __init__(self, message: str, wait: float) -> None:
+        super().__init__(message)
+        self.wait = wait
+
+
+class TransientEmbedError(RemoteEmbedError):
+    """A failure that may pass: 5xx, timeout, connection refused or reset."""
+
+
+class FinalEmbedError(RemoteEmbedError):
+    """A failure that the same request would meet again."""
+
+
+class EmbedRequestRejected(FinalEmbedError):
+    """The endpoint refused the request (bad key, unknown model, bad parameters)."""
+
+
+class EmbedBatchTooLarge(FinalEmbedError):
+    """The endpoint refused a request as too large; a setting must be lowered."""
+
+
+class MalformedEmbedReply(FinalEmbedError):
+    """The endpoint answered 200 with something that is not the embeddings asked for."""

@@ -1,0 +1,204 @@
+"""Embedding through an OpenAI-compatible /v1/embeddings endpoint under the shared Redis limit.
+
+`RemoteEmbedder` has the local `Embedder`'s face (`model_name`, `backend`, `dimension`,
+`encode(texts) -> unit float32 rows`), so the store, the collection record and the query side
+use either. Each request goes
+
+    plan: as many inputs as EMBED_MAX_INPUTS and the request token cap allow (batching.py)
+    -> acquire a ticket for the request's honest token bound from the shared limit (waiting)
+    -> POST /embeddings
+    -> settle the ticket with the reply's `usage`
+    on 429: pause every process for Retry-After, then go round again
+    on 5xx / timeout / connection error: back off (exponential, full jitter), at most
+        EMBED_MAX_RETRIES times
+    on 401, a malformed reply, a wrong dimension, a batch too large: raise at once (final)
+
+The limiter is the LLM stage's (tasks.llm.ratelimit), under its own key prefix and limit name,
+so every process on every machine that names the same endpoint and model shares one window.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import redis
+
+from tasks.embedding.batching import PlannedRequest, plan_requests
+from tasks.embedding.errors import EmbedRateLimited, MalformedEmbedReply, TransientEmbedError
+from tasks.embedding.remote_client import EmbeddingsClient, EmbedReply
+from tasks.llm.caller import DEFAULT_PAUSE, MAX_RATE_LIMITED, backoff
+from tasks.llm.ratelimit.redis_backend import RedisLimiter
+from tasks.llm.ratelimit.window import Limits
+from tasks.settings import RemoteEmbedSettings, Settings
+
+BACKEND = "openai"
+LIMIT_PREFIX = "ragmill:embed:limit"
+# An in-flight request counts this much longer than its timeouts (see tasks.llm.engine).
+HOLD_MARGIN = 2.0
+# Embedded once to learn the dimension when EMBED_DIMENSIONS does not say it.
+PROBE_TEXT = "dimension"
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Vectors of one `embed` call and what it cost against the limit: requests sent, and
+    tokens (the reply's usage; for a request that failed, the bound it kept reserved)."""
+
+    vectors: np.ndarray
+    requests: int
+    tokens: int
+
+
+def make_limiter(settings: RemoteEmbedSettings, model: str, client: redis.Redis) -> RedisLimiter:
+    """The shared limit of `settings`' endpoint and `model`, kept in `client`'s Redis."""
+    return RedisLimiter(
+        client,
+        settings.limit_key(model),
+        Limits(settings.rpm, settings.tpm, settings.window_seconds),
+        hold=settings.timeout + settings.connect_timeout + HOLD_MARGIN,
+        prefix=LIMIT_PREFIX,
+        what="embeddings",
+        advice="raise EMBED_TPM or lower EMBED_MAX_REQUEST_TOKENS",
+    )
+
+
+class RemoteEmbedder:
+    """Embeds texts through one endpoint; safe to share between the threads of a worker.
+
+    Without a limiter (no cluster Redis: one question from one process) requests go straight out.
+    """
+
+    backend = BACKEND
+
+    def __init__(
+        self,
+        settings: RemoteEmbedSettings,
+        model: str,
+        limiter: RedisLimiter | None,
+        *,
+        client_factory: Callable[[], EmbeddingsClient] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.model_name = model
+        self.limiter = limiter
+        self.url = settings.embeddings_url
+        self._new_client = client_factory or (lambda: EmbeddingsClient(settings, model))
+        self._sleep = sleep
+        self._local = threading.local()
+        self._dimension = settings.dimensions
+
+    @property
+    def dimension(self) -> int:
+        """EMBED_DIMENSIONS, else the length of the vectors the endpoint returns (asked once)."""
+        if self._dimension is None:
+            self.encode([PROBE_TEXT])
+        assert self._dimension is not None
+        return self._dimension
+
+    def encode(self, texts: Sequence[str], lengths: Sequence[int] | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text, in input order.
+
+        `lengths` (the local tokenizer's counts) is accepted for the local Embedder's signature
+        and ignored: they are no bound on the endpoint's tokenizer.
+        """
+        return self.embed(texts).vectors
+
+    def embed(self, texts: Sequence[str]) -> Embedded:
+        """Vectors of `texts` and the requests and tokens they cost."""
+        if not texts:
+            return Embedded(np.zeros((0, self._dimension or 0), dtype=np.float32), 0, 0)
+        plan = plan_requests(
+            texts,
+            max_inputs=self.settings.max_inputs,
+            max_tokens=self.settings.request_token_cap,
+            endpoint=self.url,
+        )
+        parts: list[np.ndarray] = []
+        requests_sent = tokens = 0
+        for request in plan:
+            reply, sent, charged = self._send(texts, request)
+            self._check_dimension(reply.vectors.shape[1])
+            parts.append(reply.vectors)
+            requests_sent += sent
+            tokens += charged
+        return Embedded(np.concatenate(parts), requests_sent, tokens)
+
+    def _send(
+        self, texts: Sequence[str], request: PlannedRequest
+    ) -> tuple[EmbedReply, int, int]:
+        """The reply to one planned request, through the limit and retries; the requests sent
+        and the tokens charged to the limit for them."""
+        inputs = texts[request.start : request.stop]
+        limiter, reserved = self.limiter, request.tokens
+        failures = limited = sent = failed_tokens = 0
+        while True:
+            ticket = limiter.acquire(reserved) if limiter else None
+            sent += 1
+            try:
+                reply = self._client().embed(inputs)
+            except EmbedRateLimited as exc:
+                # The request may have counted at the endpoint: keep its reservation.
+                wait = exc.wait if exc.wait >= 0 else DEFAULT_PAUSE * (limited + 1)
+                if limiter and ticket:
+                    limiter.settle(ticket, reserved)
+                    limiter.pause(wait)
+                else:
+                    self._sleep(wait)
+                limited += 1
+                failed_tokens += reserved
+                if limited > MAX_RATE_LIMITED:
+                    raise
+                continue
+            except TransientEmbedError:
+                if limiter and ticket:
+                    limiter.settle(ticket, reserved)
+                failures += 1
+                failed_tokens += reserved
+                if failures > self.settings.max_retries:
+                    raise
+                self._sleep(backoff(failures))
+                continue
+            except BaseException:
+                if limiter and ticket:
+                    limiter.settle(ticket, reserved)
+                raise
+            used = reserved if reply.tokens is None else reply.tokens
+            if limiter and ticket:
+                limiter.settle(ticket, used)
+            return reply, sent, failed_tokens + used
+
+    def _check_dimension(self, dimension: int) -> None:
+        if self._dimension is None:
+            self._dimension = dimension
+        elif dimension != self._dimension:
+            raise MalformedEmbedReply(
+                f"{self.url}: the endpoint returned {dimension}-dimensional vectors after "
+                f"{self._dimension}-dimensional ones; set EMBED_DIMENSIONS or check EMBED_MODEL"
+            )
+
+    def _client(self) -> EmbeddingsClient:
+        found: EmbeddingsClient | None = getattr(self._local, "client", None)
+        if found is None:
+            found = self._local.client = self._new_client()
+        return found
+
+
+def remote_embedder(settings: Settings, redis_client: redis.Redis | None) -> RemoteEmbedder:
+    """A RemoteEmbedder for `settings`, under the shared limit when `redis_client` is given."""
+    remote = settings.remote_embed
+    limiter = make_limiter(remote, settings.model, redis_client) if redis_client else None
+    return RemoteEmbedder(remote, settings.model, limiter)
+
+
+@cache
+def process_embedder() -> RemoteEmbedder:
+    """This worker process's embedder: one limiter and dimension for all of its threads."""
+    from tasks import resources
+
+    return remote_embedder(resources.settings(), resources.redis_client())

@@ -1,0 +1,154 @@
+"""A local OpenAI-compatible /v1/embeddings server with real vectors and a provider's limits.
+
+It answers POST /v1/embeddings with the bundled all-MiniLM-L6-v2's vectors (so retrieval works
+end to end) and `usage.prompt_tokens` counted by that model's tokenizer. Like a provider it keeps
+a sliding window of requests and tokens (the chat server's, tests/support/chat_server.py): a
+request that would take it over EMBED_RPM/EMBED_TPM is a *violation*, answered 429 with
+Retry-After and recorded. It can be told to fail: the next N requests answered 500, 429 (with a
+chosen Retry-After), 401, 413, bad JSON, too few vectors or vectors of the wrong dimension; a
+share of requests answered 429 at random; every reply delayed; a key required.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from tasks.embedding import Embedder
+from tasks.settings import default_model
+from tests.support.chat_server import LLMServer, Served
+from tests.support.http import QuietHandler, serve_http
+
+MODEL = "all-MiniLM-L6-v2"
+FAILURES: dict[str, tuple[int, bytes]] = {
+    "500": (500, b'{"error": {"message": "boom"}}'),
+    "401": (401, b'{"error": {"message": "Incorrect API key provided"}}'),
+    "413": (413, b'{"error": {"message": "payload too large"}}'),
+    "bad-json": (200, b"<html>not json</html>"),
+}
+
+
+@cache
+def model() -> Embedder:
+    """The bundled model, loaded once per test process (torch: no export step)."""
+    return Embedder(default_model(), backend="torch", batch_size=32)
+
+
+@dataclass
+class EmbeddingsServer(LLMServer):
+    """State and controls of a running embeddings server (times are time.time())."""
+
+    # The key a request must carry (Authorization: Bearer ...); None accepts any.
+    api_key: str | None = None
+    # 413 for a request of more inputs than this.
+    max_inputs: int = 2048
+    # The share of requests answered 429 (Retry-After `random_retry_after`) whatever the window.
+    random_429: float = 0.0
+    random_retry_after: float = 1.0
+    inputs: int = 0
+    _encode_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def requests_seen(self) -> int:
+        """Every request received, whatever its answer."""
+        with self._lock:
+            return len(self.log)
+
+    def handle_embeddings(
+        self, body: bytes, now: float, authorization: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        """The reply to an embeddings request that arrived at `now`."""
+        try:
+            request = json.loads(body)
+            texts = request["input"]
+            texts = [texts] if isinstance(texts, str) else [str(t) for t in texts]
+        except (ValueError, KeyError, TypeError):
+            return 400, {}, b'{"error": {"message": "bad request"}}'
+        if self.api_key is not None and authorization != f"Bearer {self.api_key}":
+            return self._record(now, 401, 0, *FAILURES["401"])
+        if len(texts) > self.max_inputs:
+            return self._record(
+                now, 413, 0, 413,
+                f'{{"error": "batch size {len(texts)} > max_client_batch_size"}}'.encode(),
+            )
+        with self._encode_lock:  # a Rust tokenizer refuses to be used by two threads at once
+            tokens = sum(model().token_lengths(texts))
+        with self._lock:
+            failure = self._failures.popleft() if self._failures else None
+            if failure is None and self.random_429 and random.random() < self.random_429:
+                failure = ("429", self.random_retry_after)
+            if failure is None:
+                wait = self._admit(now, tokens)
+                if wait > 0:
+                    served = Served(now, 429, tokens, "")
+                    self.log.append(served)
+                    self.violations.append(served)
+                    return 429, {"Retry-After": f"{wait:.3f}"}, b'{"error": "rate"}'
+            self.log.append(Served(now, 200 if failure is None else 0, tokens, ""))
+        if failure is not None:
+            kind, after = failure
+            if kind == "429":
+                return 429, {"Retry-After": f"{after:g}"}, b'{"error": "slow down"}'
+            if kind in FAILURES:
+                return FAILURES[kind][0], {}, FAILURES[kind][1]
+        with self._encode_lock:
+            vectors = model().encode(texts)
+        with self._lock:
+            self.inputs += len(texts)
+        if failure is not None and failure[0] == "wrong-dim":
+            vectors = vectors[:, :100]
+        if failure is not None and failure[0] == "few-vectors":
+            vectors = vectors[:-1]
+        reply: dict[str, Any] = {
+            "object": "list",
+            "model": request.get("model", MODEL),
+            "data": [
+                {"object": "embedding", "index": i, "embedding": [round(float(x), 6) for x in v]}
+                for i, v in enumerate(vectors)
+            ],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return 200, {}, json.dumps(reply).encode()
+
+    def _record(
+        self, now: float, status: int, tokens: int, code: int, data: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            self.log.append(Served(now, status, tokens, ""))
+        return code, {}, data
+
+
+@contextmanager
+def serve_embeddings(**options: Any) -> Iterator[EmbeddingsServer]:
+    """Run an EmbeddingsServer(**options) on a free 127.0.0.1 port until the block ends."""
+    state = EmbeddingsServer(**options)
+    model()  # loaded before the first request, so the first reply is not slow
+
+    class Handler(QuietHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.rstrip("/") == "/v1/embeddings":
+                status, extra, data = state.handle_embeddings(
+                    body, time.time(), self.headers.get("Authorization", "")
+                )
+                time.sleep(state.latency)
+            else:
+                status, extra, data = 404, {}, b'{"error": "not found"}'
+            headers = {"Content-Type": "application/json", "Content-Length": str(len(data))}
+            self.send_response(status)
+            for name, value in {**headers, **extra}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+    with serve_http(Handler) as base_url:
+        state.url = f"{base_url}/v1"
+        yield state
