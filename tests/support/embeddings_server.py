@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from pipeline.local_http import QuietHandler, serve_http
 from tasks.embedding import Embedder
 from tasks.settings import default_model
 from tests.support.chat_server import LLMServer, Served
-from tests.support.http import QuietHandler, serve_http
 
 MODEL = "all-MiniLM-L6-v2"
 FAILURES: dict[str, tuple[int, bytes]] = {
