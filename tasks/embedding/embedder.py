@@ -56,6 +56,9 @@ class Encoder(Protocol):
 class Embedder:
     """A loaded model plus the batch size it encodes with.
 
+    Some variants run fewer texts at once than `batch_size` (`rows_per_run`, see
+    tasks/embedding/variants.py) so that a text's vector never depends on its batch-mates.
+
     `model_name`, `backend`, `variant` and `dimension` say what made a vector: a collection
     records them so that vectors of different makings are never mixed.
     """
@@ -73,7 +76,9 @@ class Embedder:
         self.backend = backend
         self.batch_size = batch_size
         started = time.monotonic()
-        self.variant, self.encoder = _load(model, backend, variant, _threads(threads))
+        self.variant, self.encoder, self.rows_per_run = _load(
+            model, backend, variant, _threads(threads)
+        )
         self.load_seconds = time.monotonic() - started
 
     @property
@@ -104,8 +109,9 @@ class Embedder:
             lengths = self.token_lengths(texts)
         order = np.argsort(-np.asarray(lengths), kind="stable")
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
+        step = self.rows_per_run or self.batch_size
+        for start in range(0, len(order), step):
+            rows = order[start : start + step]
             out[rows] = self.encoder.encode_batch([texts[i] for i in rows])
         return out
 
@@ -120,13 +126,16 @@ def _threads(threads: int | None) -> int:
         return 0
 
 
-def _load(model: str, backend: str, variant: str | None, threads: int) -> tuple[str, Encoder]:
+def _load(
+    model: str, backend: str, variant: str | None, threads: int
+) -> tuple[str, Encoder, int]:
+    """(variant name, encoder, texts per run or 0 for the batch size) for a backend."""
     if backend == "torch":
         if variant not in (None, "", "fp32"):
             raise ValueError(f"EMBED_VARIANT={variant!r}: EMBED_BACKEND=torch has only fp32")
         from tasks.embedding.torch_encoder import TorchEncoder
 
-        return "fp32", TorchEncoder(model, threads)
+        return "fp32", TorchEncoder(model, threads), 0
     if backend in ("onnx", "onnx-int8"):
         from tasks.embedding.cache import ensure_export
         from tasks.embedding.onnx_encoder import OnnxEncoder
@@ -135,5 +144,6 @@ def _load(model: str, backend: str, variant: str | None, threads: int) -> tuple[
         chosen = resolve(backend, variant)
         directory, file_name = ensure_export(model, backend, chosen.name)
         source = Path(model).expanduser()
-        return chosen.name, OnnxEncoder(source, directory / file_name, threads)
+        encoder = OnnxEncoder(source, directory / file_name, threads)
+        return chosen.name, encoder, chosen.rows_per_run
     raise ValueError(f"EMBED_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}")
