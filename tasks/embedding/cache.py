@@ -7,8 +7,10 @@ concurrent process either waits for the lock and then finds the finished files, 
 never half a file.
 
 Layout: ``$RAGMILL_MODEL_CACHE/<slug>/`` is a complete sentence-transformers model directory with
-``onnx/model.onnx`` (fp32) and ``onnx/model_qint8_<isa>.onnx`` (dynamic int8), plus
-``exports.log``, one line per export actually performed (tests read it to prove reuse).
+``onnx/model.onnx`` (fp32) and the other variants' files beside it (tasks/embedding/variants.py),
+plus ``exports.log``, one line per export actually performed (tests read it to prove reuse). The
+export itself runs in a child process (tasks/embedding/export.py), so the torch and
+sentence-transformers it imports never enter the process that asked for it.
 """
 
 from __future__ import annotations
@@ -17,15 +19,20 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import shutil
-import tempfile
-import time
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-FP32_FILE = "onnx/model.onnx"
-# Quantisation configs sentence-transformers knows, best first; picked by the CPU's flags.
-INT8_CONFIGS = ("avx512_vnni", "avx512", "avx2", "arm64")
+from tasks.embedding.variants import FP32_FILE, Variant, int8_config, int8_file, resolve
+
+__all__ = [
+    "FP32_FILE", "cache_root", "ensure_export", "export_count", "int8_config", "int8_file",
+    "model_slug",
+]
+
+# The export runs in its own process so that its imports never enter the caller.
+EXPORT_TIMEOUT_SECONDS = 900
 
 
 def cache_root() -> Path:
@@ -54,45 +61,47 @@ def model_slug(model: str) -> str:
     return f"{path.name or 'model'}-{digest}"
 
 
-def int8_config() -> str:
-    """The dynamic-quantisation config that suits this CPU (avx512_vnni on recent x86)."""
-    flags = _cpu_flags()
-    if "avx512_vnni" in flags:
-        return "avx512_vnni"
-    if "avx512f" in flags:
-        return "avx512"
-    if "avx2" in flags:
-        return "avx2"
-    if os.uname().machine in ("aarch64", "arm64"):
-        return "arm64"
-    # Without AVX2 the int8 kernels still run, just without the fast paths.
-    return "avx2"
+def ensure_export(model: str, backend: str, variant: str | None = None) -> tuple[Path, str]:
+    """(model directory, ONNX file in it) for `variant` of an ONNX backend; exports if needed.
 
-
-def int8_file(config: str) -> str:
-    return f"onnx/model_qint8_{config}.onnx"
-
-
-def ensure_export(model: str, backend: str) -> tuple[Path, str]:
-    """(model directory, ONNX file in it) for backend onnx or onnx-int8; exports if needed."""
+    `variant` defaults to the backend's own (tasks/embedding/variants.py).
+    """
     if not Path(model).expanduser().is_dir():
         raise ValueError(
             f"EMBED_MODEL={model!r} is not a local model directory; ONNX backends export from "
             "local model files (use EMBED_BACKEND=torch for hub names)"
         )
+    wanted = resolve(backend, variant)
     root = cache_root()
     target = root / model_slug(model)
-    wanted = FP32_FILE if backend == "onnx" else int8_file(int8_config())
-    if (target / wanted).is_file():
-        return target, wanted
+    if (target / wanted.file).is_file():
+        return target, wanted.file
     root.mkdir(parents=True, exist_ok=True)
     with _locked(root / f"{target.name}.lock"):
         # Another process may have finished the export while this one waited for the lock.
-        if not (target / FP32_FILE).is_file():
-            _export_fp32(model, target)
-        if backend == "onnx-int8" and not (target / wanted).is_file():
-            _export_int8(target, int8_config())
-    return target, wanted
+        fp32 = resolve("onnx", "fp32")
+        for step in (fp32, wanted):
+            if not (target / step.file).is_file():
+                _run_export(model, target, step)
+    return target, wanted.file
+
+
+def _run_export(model: str, target: Path, variant: Variant) -> None:
+    import tasks
+
+    package_root = str(Path(tasks.__file__).resolve().parents[1])
+    paths = [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]
+    done = subprocess.run(
+        [sys.executable, "-m", "tasks.embedding.export", model, str(target), variant.name],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+        capture_output=True,
+        text=True,
+        timeout=EXPORT_TIMEOUT_SECONDS,
+        check=False,
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or ["no output"]
+        raise RuntimeError(f"exporting {model} as {variant.name} failed: {lines[-1]}")
 
 
 def export_count(model: str) -> int:
@@ -104,59 +113,6 @@ def export_count(model: str) -> int:
         return 0
 
 
-def _export_fp32(model: str, target: Path) -> None:
-    from sentence_transformers import SentenceTransformer
-
-    started = time.monotonic()
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        # With no ONNX file in a local model directory, sentence-transformers exports through
-        # Optimum; saving the result writes a complete model directory with onnx/model.onnx.
-        exported = SentenceTransformer(
-            model, device="cpu", backend="onnx", model_kwargs={"provider": "CPUExecutionProvider"}
-        )
-        exported.save_pretrained(str(scratch))
-        if not (scratch / FP32_FILE).is_file():
-            raise RuntimeError(f"ONNX export of {model} wrote no {FP32_FILE}")
-        if target.exists():
-            # A directory without its ONNX file is the remains of an interrupted older layout.
-            shutil.rmtree(target)
-        os.replace(scratch, target)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    _log_export(target, FP32_FILE, time.monotonic() - started)
-
-
-def _export_int8(target: Path, config: str) -> None:
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.backend import export_dynamic_quantized_onnx_model
-
-    started = time.monotonic()
-    fp32 = SentenceTransformer(
-        str(target),
-        device="cpu",
-        backend="onnx",
-        model_kwargs={"file_name": FP32_FILE, "provider": "CPUExecutionProvider"},
-    )
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        export_dynamic_quantized_onnx_model(fp32, config, str(scratch))
-        made = scratch / int8_file(config)
-        if not made.is_file():
-            raise RuntimeError(f"int8 quantisation of {target} wrote no {int8_file(config)}")
-        os.replace(made, target / int8_file(config))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    _log_export(target, int8_file(config), time.monotonic() - started)
-
-
-def _log_export(target: Path, file_name: str, seconds: float) -> None:
-    with open(target / "exports.log", "a") as log:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-        log.write(f"{stamp} {file_name} {seconds:.2f}s pid {os.getpid()}\n")
-
-
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     with open(path, "a+") as handle:
@@ -165,14 +121,3 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            return set(line.split(":", 1)[1].split())
-    return set()

@@ -1,0 +1,205 @@
+"""Makes one ONNX variant of a model: `python -m tasks.embedding.export MODEL TARGET VARIANT`.
+
+Run as its own process by tasks/embedding/cache.py, so the export's imports (torch,
+sentence-transformers, Optimum: about 0.4 GiB) never enter the worker process that asked for it.
+Each recipe writes into a scratch path and renames the finished file into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tasks.embedding.variants import FP32_FILE, Variant, all_variants, int8_config
+
+CALIBRATION_TEXT = Path(__file__).with_name("calibration.txt")
+
+
+def export(model: str, target: Path, variant: Variant) -> None:
+    """Write `variant`'s file into the cache directory `target` (made from `model` if new)."""
+    started = time.monotonic()
+    if variant.recipe == "fp32":
+        _export_fp32(model, target)
+    else:
+        with _scratch_file(target, variant.file) as out:
+            RECIPES[variant.recipe](target, out)
+    with open(target / "exports.log", "a") as log:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        log.write(f"{stamp} {variant.file} {time.monotonic() - started:.2f}s pid {os.getpid()}\n")
+
+
+def _export_fp32(model: str, target: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        # With no ONNX file in a local model directory, sentence-transformers exports through
+        # Optimum; saving the result writes a complete model directory with onnx/model.onnx.
+        exported = SentenceTransformer(
+            model, device="cpu", backend="onnx", model_kwargs={"provider": "CPUExecutionProvider"}
+        )
+        exported.save_pretrained(str(scratch))
+        if not (scratch / FP32_FILE).is_file():
+            raise RuntimeError(f"ONNX export of {model} wrote no {FP32_FILE}")
+        if target.exists():
+            # A directory without its ONNX file is the remains of an interrupted older layout.
+            shutil.rmtree(target)
+        os.replace(scratch, target)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _fused(target: Path, out: Path) -> None:
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    config = json.loads((target / "config.json").read_text())
+    optimized = optimize_model(
+        str(target / FP32_FILE),
+        model_type="bert",
+        num_heads=int(config.get("num_attention_heads", 0)),
+        hidden_size=int(config.get("hidden_size", 0)),
+    )
+    optimized.save_model_to_file(str(out))
+
+
+def _sentence_transformers_level(level: str) -> Callable[[Path, Path], None]:
+    def make(target: Path, out: Path) -> None:
+        from sentence_transformers.backend import export_optimized_onnx_model
+
+        scratch = out.parent / f"{out.name}.dir"
+        export_optimized_onnx_model(_onnx_model(target), level, str(scratch))
+        os.replace(scratch / "onnx" / f"model_{level}.onnx", out)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    return make
+
+
+def _int8_dynamic(target: Path, out: Path) -> None:
+    from sentence_transformers.backend import export_dynamic_quantized_onnx_model
+
+    config = int8_config()
+    scratch = out.parent / f"{out.name}.dir"
+    export_dynamic_quantized_onnx_model(_onnx_model(target), config, str(scratch))
+    os.replace(scratch / "onnx" / f"model_qint8_{config}.onnx", out)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _int8_dynamic_per_channel(target: Path, out: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        target / FP32_FILE, out, per_channel=True, weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul"],
+    )
+
+
+def _int8_static_per_channel(target: Path, out: Path) -> None:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    quantize_static(
+        target / FP32_FILE,
+        out,
+        _CalibrationReader(target),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        # Only the matrix products: they are the time, and quantising the softmax and
+        # LayerNorm inputs costs accuracy for little speed.
+        op_types_to_quantize=["MatMul"],
+        calibrate_method=CalibrationMethod.MinMax,
+        extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
+    )
+
+
+class _CalibrationReader:
+    """Feeds calibration passages one at a time (no padding to skew the activation ranges)."""
+
+    def __init__(self, target: Path) -> None:
+        from tasks.embedding.layout import ModelLayout
+        from tasks.embedding.onnx_encoder import batch_tokenizer
+
+        tokenizer = batch_tokenizer(target / "tokenizer.json", ModelLayout.read(target).max_tokens)
+        passages = calibration_passages()
+        self._feeds: Iterator[dict[str, Any]] = iter(
+            [_feed(tokenizer.encode(p)) for p in passages]
+        )
+
+    def get_next(self) -> dict[str, Any] | None:
+        return next(self._feeds, None)
+
+
+def _feed(encoding: Any) -> dict[str, Any]:
+    import numpy as np
+
+    return {
+        "input_ids": np.array([encoding.ids], dtype=np.int64),
+        "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
+        "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
+    }
+
+
+def calibration_passages() -> list[str]:
+    """The book passages static int8 calibrates on (tasks/embedding/calibration.txt)."""
+    text = CALIBRATION_TEXT.read_text(encoding="utf-8")
+    return [p.strip() for p in text.split("\n\n") if p.strip()]
+
+
+def _onnx_model(target: Path) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(
+        str(target), device="cpu", backend="onnx",
+        model_kwargs={"file_name": FP32_FILE, "provider": "CPUExecutionProvider"},
+    )
+
+
+@contextlib.contextmanager
+def _scratch_file(target: Path, file: str) -> Iterator[Path]:
+    """A scratch path beside `target/file`, renamed onto it when the block succeeds."""
+    final = target / file
+    scratch = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    try:
+        yield scratch
+        if not scratch.is_file():
+            raise RuntimeError(f"making {final} wrote nothing")
+        os.replace(scratch, final)
+    finally:
+        for leftover in scratch.parent.glob(f"{scratch.name}*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+
+
+RECIPES: dict[str, Callable[[Path, Path], None]] = {
+    "fused": _fused,
+    "O1": _sentence_transformers_level("O1"),
+    "O2": _sentence_transformers_level("O2"),
+    "O3": _sentence_transformers_level("O3"),
+    "int8-dynamic": _int8_dynamic,
+    "int8-dynamic-per-channel": _int8_dynamic_per_channel,
+    "int8-static-per-channel": _int8_static_per_channel,
+}
+
+
+def main() -> None:
+    if len(sys.argv) != 4:
+        sys.exit("usage: python -m tasks.embedding.export MODEL TARGET VARIANT")
+    model, target, name = sys.argv[1:]
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    export(model, Path(target), all_variants()[name])
+
+
+if __name__ == "__main__":
+    main()

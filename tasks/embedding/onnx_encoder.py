@@ -1,0 +1,109 @@
+"""The lean ONNX encoder: the `tokenizers` library, an onnxruntime session and numpy pooling.
+
+This is what the onnx backends run in a worker process. It imports neither torch nor
+sentence-transformers (about 0.4 GiB per process once imported, and nothing here needs them):
+tokenizing, pooling and normalising are a few lines each, done exactly as the model folder's
+sentence-transformers modules prescribe (tasks/embedding/layout.py). Exporting the ONNX file the
+first time still uses sentence-transformers, in a separate process (tasks/embedding/export.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from tasks.embedding.layout import ModelLayout
+
+
+class OnnxEncoder:
+    """Encodes one batch of texts into pooled unit vectors, as sentence-transformers would."""
+
+    def __init__(self, model_folder: Path, onnx_file: Path, threads: int) -> None:
+        self.layout = ModelLayout.read(model_folder)
+        self.tokenizer = batch_tokenizer(model_folder / "tokenizer.json", self.layout.max_tokens)
+        options = ort.SessionOptions()
+        # 0 lets onnxruntime pick (one thread per physical core); workers pass their limit.
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(onnx_file), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        # sentence-transformers' ONNX exports name the token states last_hidden_state and put
+        # them first; some exports add a pooled output after it.
+        self._output = self.session.get_outputs()[0].name
+
+    @property
+    def dimension(self) -> int:
+        return self.layout.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self.layout.max_tokens
+
+    def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Tokens each text becomes (special tokens included, cut at the window)."""
+        # Padded to the longest, so the real tokens are the ones the attention mask keeps.
+        return [sum(e.attention_mask) for e in self.tokenizer.encode_batch(list(texts))]
+
+    def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 vectors for `texts`, padded together to the longest of them."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        states = self.session.run([self._output], feeds)[0]
+        vectors = pool(np.asarray(states, dtype=np.float32), mask, self.layout.pooling)
+        # Unit length whether or not the model ends in Normalize (it usually does, and then this
+        # is that module): ragmill stores unit vectors so cosine similarity is a dot product, as
+        # the torch backend's normalize_embeddings=True does.
+        return normalize(vectors)
+
+
+def pool(states: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """sentence-transformers' Pooling over token states (batch, tokens, dim) with their mask."""
+    weights = mask[:, :, None].astype(np.float32)
+    if mode == "cls":
+        return states[:, 0].copy()
+    if mode == "max":
+        # Padding must never win the max, as in sentence-transformers (which uses -1e9).
+        return np.where(weights > 0, states, np.float32(-1e9)).max(axis=1)
+    summed = (states * weights).sum(axis=1)
+    counts = np.clip(weights.sum(axis=1), 1e-9, None)
+    if mode == "mean":
+        return summed / counts
+    if mode == "mean_sqrt_len":
+        return summed / np.sqrt(counts)
+    raise ValueError(f"pooling mode {mode!r} is not one of cls, max, mean, mean_sqrt_len")
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, as torch.nn.functional.normalize does (norm floored at 1e-12)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def batch_tokenizer(path: Path, window: int) -> Tokenizer:
+    """The model's tokenizer, cutting at the window and padding each batch to its longest row.
+
+    The shipped tokenizer.json of all-MiniLM-L6-v2 truncates at 128 and pads every row to 128;
+    sentence-transformers overrides both per call (its window, pad to the longest), so do the same.
+    """
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.enable_truncation(max_length=window)
+    shipped = tokenizer.padding or {}
+    pad_token = str(shipped.get("pad_token") or "[PAD]")
+    pad_id = shipped.get("pad_id")
+    tokenizer.enable_padding(
+        pad_id=int(pad_id if pad_id is not None else tokenizer.token_to_id(pad_token) or 0),
+        pad_type_id=int(shipped.get("pad_type_id") or 0),
+        pad_token=pad_token,
+        direction=str(shipped.get("direction") or "right").lower(),
+    )
+    return tokenizer

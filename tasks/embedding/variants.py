@@ -1,0 +1,119 @@
+"""The ONNX files a model can be run as: full precision, fused graphs and int8 quantisations.
+
+A variant names one file in the model's export cache and the recipe that makes it
+(tasks/embedding/export.py). Its name is what a collection records as the quantisation and
+optimisation its vectors were made with, so names are stable: a new recipe gets a new name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+FP32_FILE = "onnx/model.onnx"
+# sentence-transformers' dynamic-quantisation configs, best first; picked by the CPU's flags.
+INT8_CONFIGS = ("avx512_vnni", "avx512", "avx2", "arm64")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One ONNX file of a model: its name, backend, file in the export cache and recipe."""
+
+    name: str
+    backend: str  # "onnx" (float) or "onnx-int8" (quantised)
+    file: str
+    recipe: str  # what export.py runs to make the file
+    description: str
+    # Texts per onnxruntime run; 0 means the Embedder's batch size. Dynamic int8 quantises a
+    # run's activations with one range for the whole run, so a text's vector would depend on its
+    # batch-mates (cosine down to 0.988 measured); one text per run quantises each text by its own
+    # range, so its vector depends on itself alone, and measured as fast as batches of 8.
+    rows_per_run: int = 0
+
+
+def int8_config() -> str:
+    """The dynamic-quantisation config that suits this CPU (avx512_vnni on recent x86)."""
+    flags = cpu_flags()
+    if "avx512_vnni" in flags:
+        return "avx512_vnni"
+    if "avx512f" in flags:
+        return "avx512"
+    if "avx2" in flags:
+        return "avx2"
+    if os.uname().machine in ("aarch64", "arm64"):
+        return "arm64"
+    # Without AVX2 the int8 kernels still run, just without the fast paths.
+    return "avx2"
+
+
+def int8_file(config: str) -> str:
+    return f"onnx/model_qint8_{config}.onnx"
+
+
+def all_variants() -> dict[str, Variant]:
+    """Every variant ragmill can make, by name (the dynamic int8 one for this CPU's ISA)."""
+    isa = int8_config()
+    rows = [
+        Variant("fp32", "onnx", FP32_FILE, "fp32", "the exported float32 graph"),
+        Variant(
+            "fp32-fused", "onnx", "onnx/model_fused.onnx", "fused",
+            "float32, onnxruntime's BERT fusions (attention, GELU, LayerNorm) saved offline",
+        ),
+        *(
+            Variant(
+                f"fp32-{level}", "onnx", f"onnx/model_{level}.onnx", level,
+                f"float32, sentence-transformers' optimized export level {level}",
+            )
+            for level in ("O1", "O2", "O3")
+        ),
+        Variant(
+            f"int8-dynamic-{isa}", "onnx-int8", int8_file(isa), "int8-dynamic",
+            "dynamic int8 (sentence-transformers' quantisation config for this CPU), "
+            "one text per run so activations are quantised per text",
+            rows_per_run=1,
+        ),
+        Variant(
+            "int8-dynamic-per-channel", "onnx-int8", "onnx/model_qint8_dynamic_pc.onnx",
+            "int8-dynamic-per-channel",
+            "dynamic int8, weights per output channel, activations quantised per text",
+            rows_per_run=1,
+        ),
+        Variant(
+            "int8-static-per-channel", "onnx-int8", "onnx/model_qint8_static_pc.onnx",
+            "int8-static-per-channel",
+            "static int8, weights per channel, activation ranges calibrated once on book text",
+        ),
+    ]
+    return {v.name: v for v in rows}
+
+
+DEFAULT_VARIANTS = {"onnx": "fp32", "onnx-int8": "int8-dynamic"}
+
+
+def resolve(backend: str, name: str | None = None) -> Variant:
+    """The variant `name` of `backend`, or the backend's default when `name` is empty."""
+    variants = all_variants()
+    wanted = name or DEFAULT_VARIANTS.get(backend, "")
+    if wanted == "int8-dynamic":
+        wanted = f"int8-dynamic-{int8_config()}"
+    variant = variants.get(wanted)
+    if variant is None or variant.backend != backend:
+        choices = ", ".join(v.name for v in variants.values() if v.backend == backend)
+        raise ValueError(
+            f"EMBED_VARIANT={wanted!r} is not a variant of EMBED_BACKEND={backend!r}; "
+            f"choose one of {choices or 'none (this backend has no variants)'}"
+        )
+    return variant
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return set(line.split(":", 1)[1].split())
+    return set()
