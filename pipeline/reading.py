@@ -7,13 +7,27 @@ from contextlib import contextmanager
 
 from pipeline.errors import RagmillError
 from pipeline.stack import LocalStack, StackPlan, running_stack
+from tasks.embedding import Embedder
 from tasks.settings import Settings
 from tasks.store import ChunkStore
 
 
 @contextmanager
-def open_store(settings: Settings) -> Iterator[ChunkStore]:
+def open_store(settings: Settings, *, check: bool = True) -> Iterator[ChunkStore]:
     """The store of `settings.collection`, open for the block."""
+    with _open_store(settings) as store:
+        yield store
+
+
+def reader_embedder(store: ChunkStore, settings: Settings) -> Embedder:
+    """The embedder that puts a question into the vector space of `store`."""
+    return Embedder(
+        settings.model, backend=settings.embed_backend, batch_size=settings.encode_batch_size
+    )
+
+
+@contextmanager
+def _open_store(settings: Settings) -> Iterator[ChunkStore]:
     if settings.chroma_url:
         yield ChunkStore.connect(settings.chroma_url, settings.collection)
         return
