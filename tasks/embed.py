@@ -7,15 +7,20 @@ from typing import Any
 from tasks import resources
 from tasks.app import app
 from tasks.base import RunTask
+from tasks.collection_record import RecordMismatch, WorkerCheck
 from tasks.messages import EmbedBatch
 from tasks.progress import BatchOutcome, RunLedger
 from tasks.store import Metadata
+
+check_record = WorkerCheck()
 
 
 class EmbedTask(RunTask):
     """A batch that could not be stored, after its retries, fails its book."""
 
     message_type = EmbedBatch
+    # A collection made by another model or backend stays refused however often it is retried.
+    dont_autoretry_for = (RecordMismatch,)
     # Chroma or Redis away for a moment must not drop a batch: one retry more than the default.
     max_retries = 6
 
@@ -35,6 +40,9 @@ def embed_batch(self: EmbedTask, message: EmbedBatch) -> dict[str, Any]:
     # A chunk's LLM-written context (--contextualize) is embedded with it and kept in metadata;
     # then the chunker's token counts no longer describe what is embedded.
     with_context = any(c.context for c in chunks)
+    store = resources.chunk_store(message.collection)
+    # Refuse before embedding: this worker's vectors must be in the collection's space.
+    check_record(store, resources.settings())
     vectors = resources.embedder().encode(
         [f"{c.context}\n\n{c.text}" if c.context else c.text for c in chunks],
         lengths=None if with_context else [c.tokens for c in chunks],
@@ -48,7 +56,6 @@ def embed_batch(self: EmbedTask, message: EmbedBatch) -> dict[str, Any]:
         }
         for c in chunks
     ]
-    store = resources.chunk_store(message.collection)
     store.upsert([c.id for c in chunks], vectors, [c.text for c in chunks], metadatas)
     # The node name (e.g. embed@host-2) shows in the ledger which machine stored the batch.
     outcome = ledger.complete_batch(book.book_id, message.index, self.request.hostname or "")
