@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from pipeline.bench.command import bench
+from pipeline.commands.eval import eval_command
 from pipeline.commands.ingest import ingest_command
 from pipeline.commands.read import ask, query
 from pipeline.commands.stack import status, up
@@ -24,11 +25,12 @@ def cli() -> None:
       ragmill ingest 1342 84 11            # Gutenberg ids
       ragmill ingest ./books/ notes/a.txt  # local files and folders
       ragmill query "a monster made by a scientist" -k 5
+      ragmill eval questions.jsonl         # recall@k and MRR of the collection
       ragmill up                           # keep a local stack with Flower running
     """
 
 
-for command in (ingest_command, query, ask, up, status, bench):
+for command in (ingest_command, query, ask, eval_command, up, status, bench):
     cli.add_command(command)
 
 

@@ -10,6 +10,7 @@ from pipeline.broker import client_app, connect, queues_served
 from pipeline.errors import RagmillError, UsageError
 from pipeline.ingest import CatalogChoice, Submission, plan_sources
 from pipeline.progress_view import Report
+from pipeline.reading import claim_collection
 from pipeline.stack import StackPlan, cluster, running_stack
 from tasks.embedding.queues import embed_queue
 from tasks.progress import Snapshot
@@ -93,6 +94,7 @@ def ingest(
                 "`celery -A tasks worker -Q llm --pool threads -c 8` (with the same LLM_* "
                 "settings)"
             )
+        claim_collection(settings, settings.chroma_url or (info.chroma_url if info else None))
         submission = Submission(
             app, client, settings, plan,
             fail_fast=request.fail_fast, contextualize=request.contextualize,

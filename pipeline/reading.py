@@ -5,15 +5,54 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pipeline.errors import RagmillError
+from pipeline.errors import RagmillError, UsageError
 from pipeline.stack import LocalStack, StackPlan, running_stack
+from tasks.collection_record import RecordMismatch, check_reader, claim, recorded_backend
+from tasks.embedding import Embedder
 from tasks.settings import Settings
 from tasks.store import ChunkStore
 
 
 @contextmanager
-def open_store(settings: Settings) -> Iterator[ChunkStore]:
-    """The store of `settings.collection`, open for the block."""
+def open_store(settings: Settings, *, check: bool = True) -> Iterator[ChunkStore]:
+    """The store of `settings.collection`, open for the block; with `check`, only when
+    `settings` embed into its vector space (tasks/collection_record.py)."""
+    with _open_store(settings) as store:
+        if check:
+            with record_errors():
+                check_reader(store, settings)
+        yield store
+
+
+@contextmanager
+def record_errors() -> Iterator[None]:
+    """A collection made otherwise is a setting to change: one line, exit 2."""
+    try:
+        yield
+    except RecordMismatch as exc:
+        raise UsageError(str(exc)) from None
+
+
+def reader_embedder(store: ChunkStore, settings: Settings) -> Embedder:
+    """The embedder that puts a question into the vector space of `store`: the backend its
+    record names, so collections made by different backends can be scored side by side."""
+    with record_errors():
+        backend = recorded_backend(store, settings)
+    return Embedder(settings.model, backend=backend, batch_size=settings.encode_batch_size)
+
+
+def claim_collection(settings: Settings, chroma_url: str | None) -> None:
+    """Before an ingest: refuse a collection made otherwise, record what makes a new one.
+
+    Without a Chroma URL here (workers reach their own CHROMA_URL) the workers check alone.
+    """
+    if chroma_url is not None:
+        with record_errors():
+            claim(ChunkStore.connect(chroma_url, settings.collection), settings)
+
+
+@contextmanager
+def _open_store(settings: Settings) -> Iterator[ChunkStore]:
     if settings.chroma_url:
         yield ChunkStore.connect(settings.chroma_url, settings.collection)
         return

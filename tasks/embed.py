@@ -14,11 +14,14 @@ import numpy as np
 from tasks import resources
 from tasks.app import app
 from tasks.base import RunTask
+from tasks.collection_record import RecordMismatch, WorkerCheck
 from tasks.embedding.errors import FinalEmbedError
 from tasks.embedding.queues import embed_queue
 from tasks.messages import EmbedBatch, RunMessage, send_options
 from tasks.progress import BatchOutcome, RunLedger
 from tasks.store import Metadata
+
+check_record = WorkerCheck()
 
 
 class EmbedTask(RunTask):
@@ -27,8 +30,9 @@ class EmbedTask(RunTask):
     message_type = EmbedBatch
     # Chroma or Redis away for a moment must not drop a batch: one retry more than the default.
     max_retries = 6
-    # A refused key, a malformed reply or a too-large request would fail the same way again.
-    dont_autoretry_for = (FinalEmbedError,)
+    # A refused key, a malformed reply or a too-large request would fail the same way again, and
+    # a collection made by another model or backend stays refused however often it is retried.
+    dont_autoretry_for = (FinalEmbedError, RecordMismatch)
 
     def send(self, message: RunMessage) -> None:
         """Queue `message` on the queue of this process's embedding backend."""
@@ -61,6 +65,9 @@ def embed_batch(self: EmbedTask, message: EmbedBatch) -> dict[str, Any]:
     # A chunk's LLM-written context (--contextualize) is embedded with it and kept in metadata;
     # then the chunker's token counts no longer describe what is embedded.
     with_context = any(c.context for c in chunks)
+    store = resources.chunk_store(message.collection)
+    # Refuse before embedding: this worker's vectors must be in the collection's space.
+    check_record(store, resources.settings())
     vectors = encode(
         ledger,
         [f"{c.context}\n\n{c.text}" if c.context else c.text for c in chunks],
@@ -75,7 +82,6 @@ def embed_batch(self: EmbedTask, message: EmbedBatch) -> dict[str, Any]:
         }
         for c in chunks
     ]
-    store = resources.chunk_store(message.collection)
     store.upsert([c.id for c in chunks], vectors, [c.text for c in chunks], metadatas)
     # The node name (e.g. embed@host-2) shows in the ledger which machine stored the batch.
     outcome = ledger.complete_batch(book.book_id, message.index, self.request.hostname or "")

@@ -109,6 +109,14 @@ def _backends(raw: str) -> list[str]:
     show_default=True,
     help="Where bench.json and bench.md are written.",
 )
+@click.option(
+    "--retrieval-chunks",
+    type=click.IntRange(min=0),
+    default=4000,
+    show_default=True,
+    help="Recall@k per backend on the bundled questions of the smallest books making at most "
+    "this many chunks (0 skips; 40000 takes all 47 books).",
+)
 @click.option("--keep", is_flag=True, help="Keep the temporary stacks and their logs.")
 def bench(
     sizes: str,
@@ -125,6 +133,7 @@ def bench(
     corpus_dir: Path,
     out_dir: Path,
     keep: bool,
+    retrieval_chunks: int,
 ) -> None:
     """Measure embedding throughput against the machine's limit, end to end.
 
@@ -145,8 +154,10 @@ def bench(
     sweep_chunks = 300
     if quick:
         size_list, limit_chunks, scaling_chunks, sweep = [500, 1000], 500, 500, []
+        retrieval_chunks = min(retrieval_chunks, 1000)
     if chunks is not None:
         size_list, limit_chunks, scaling_chunks = [chunks], chunks, chunks
+        retrieval_chunks = min(retrieval_chunks, chunks)
         sweep_chunks = min(sweep_chunks, chunks)
     options = BenchOptions(
         sizes=size_list,
@@ -165,6 +176,7 @@ def bench(
         if "bench" in sys.argv[1:2]
         else shlex.join(["python", "-m", "pipeline.bench", *sys.argv[1:]]),
         keep=keep,
+        retrieval_chunks=retrieval_chunks,
     )
     try:
         report = Bench(options, settings, lambda m: console.print(f"[dim]{m}[/]")).run()

@@ -55,6 +55,8 @@ class BenchReport:
     options: dict[str, Any]
     rows: list[Row] = field(default_factory=list)
     quality: list[dict[str, Any]] = field(default_factory=list)
+    # Recall@k per backend on the bundled questions (pipeline/bench/retrieval.py).
+    retrieval: dict[str, Any] = field(default_factory=dict)
     batch_sizes: list[dict[str, Any]] = field(default_factory=list)
     model_cache: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
@@ -65,6 +67,7 @@ class BenchReport:
             "options": self.options,
             "rows": [{**asdict(r), "layout": r.layout} for r in self.rows],
             "quality": self.quality,
+            "retrieval": self.retrieval,
             "batch_sizes": self.batch_sizes,
             "model_cache": self.model_cache,
             "summary": self.summary,
@@ -105,6 +108,10 @@ def markdown(report: BenchReport) -> str:
         lines += ["", "Retrieval quality against torch (same chunks, fixed queries):", ""]
         lines += ["| " + " | ".join(keys) + " |", "|" + "|".join("---" for _ in keys) + "|"]
         lines += ["| " + " | ".join(str(q[k]) for k in keys) + " |" for q in report.quality]
+    if report.retrieval:
+        from pipeline.bench.retrieval import retrieval_markdown
+
+        lines += ["", *retrieval_markdown(report.retrieval)]
     if report.batch_sizes:
         lines += ["", "Encode batch size (one process, one thread):", ""]
         lines += ["| backend | batch size | batch order | chunks/s |", "|---|---|---|---|"]

@@ -22,6 +22,7 @@ from pipeline.bench.machine import deterministic_sample, load_average, machine_i
 from pipeline.bench.mirror import serve_books
 from pipeline.bench.quality import QUERIES, compare
 from pipeline.bench.report import BenchReport, Row
+from pipeline.bench.retrieval import bench_retrieval
 from tasks.settings import Settings
 
 WARMUP_BATCHES_PER_PROCESS = 2
@@ -45,6 +46,8 @@ class BenchOptions:
     out_dir: Path
     command: str = ""
     keep: bool = False
+    # Chunks of the question books in the retrieval-quality run; 0 skips it.
+    retrieval_chunks: int = 0
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)
 
 
@@ -86,6 +89,10 @@ class Bench:
         (self.work / "sample.json").write_text(json.dumps(sample))
         self._limits(sample)
         self._quality()
+        if self.o.retrieval_chunks:
+            self.report.retrieval = bench_retrieval(
+                self.o.backends, self.corpus, self.settings, self.say, self.o.retrieval_chunks
+            )
         if self.o.batch_sizes:
             self._sweep(sample[: self.o.sweep_chunks])
         scaling = self._end_to_end(sets)

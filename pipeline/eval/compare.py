@@ -7,6 +7,7 @@ real difference from noise.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline.eval.metrics import EvalResult
@@ -54,8 +55,9 @@ class Comparison:
         }
 
 
-def compare(a: EvalResult, b: EvalResult) -> Comparison:
-    """Pair two runs by question id; raise ValueError when they asked different questions."""
+def compare(a: EvalResult, b: EvalResult, ks: Sequence[int] = COMPARE_KS) -> Comparison:
+    """Pair two runs by question id (per k of ``ks``); raise ValueError when they asked
+    different questions."""
     ranks_b = {result.question_id: result for result in b.questions}
     ids_a = [result.question_id for result in a.questions]
     if sorted(ids_a) != sorted(ranks_b):
@@ -66,7 +68,7 @@ def compare(a: EvalResult, b: EvalResult) -> Comparison:
             f"{missing[0]!r}); evaluate both with the same questions file"
         )
     paired = []
-    for k in COMPARE_KS:
+    for k in ks:
         a_only: list[str] = []
         b_only: list[str] = []
         both = neither = 0

@@ -25,10 +25,11 @@ __all__ = [
     "first_answer_rank",
     "score",
     "score_questions",
+    "search_depth",
 ]
 
 RECALL_KS = (1, 5, 10)
-# How many chunks each search returns; also the cut-off of MRR.
+# The cut-off of MRR, and the least number of chunks each search returns.
 DEPTH = 10
 # The per-book label of questions that name no book.
 NO_BOOK = "(no book)"
@@ -104,23 +105,33 @@ def score(results: Sequence[QuestionResult], ks: Iterable[int] = RECALL_KS) -> S
     return Scores(questions=count, recall=recall, mrr=sum(reciprocal) / count)
 
 
-def score_questions(results: Sequence[QuestionResult]) -> EvalResult:
+def score_questions(
+    results: Sequence[QuestionResult], ks: Sequence[int] = RECALL_KS
+) -> EvalResult:
     """Scores overall and per book (books in order of first appearance)."""
     by_book: dict[str, list[QuestionResult]] = {}
     for result in results:
         by_book.setdefault(result.book, []).append(result)
     return EvalResult(
-        overall=score(results),
-        per_book={book: score(group) for book, group in by_book.items()},
+        overall=score(results, ks),
+        per_book={book: score(group, ks) for book, group in by_book.items()},
         questions=list(results),
     )
 
 
-def evaluate(questions: Sequence[Question], search: Search) -> EvalResult:
-    """Ask ``search(question_text, DEPTH)`` every question and score what it returns."""
+def search_depth(ks: Sequence[int] = RECALL_KS) -> int:
+    """How many chunks each search returns: enough for the largest k and for MRR@DEPTH."""
+    return max(DEPTH, *ks)
+
+
+def evaluate(
+    questions: Sequence[Question], search: Search, ks: Sequence[int] = RECALL_KS
+) -> EvalResult:
+    """Ask ``search(question_text, depth)`` every question and score recall@k for ``ks``."""
+    depth = search_depth(ks)
     results = []
     for question in questions:
-        retrieved = list(search(question.question, DEPTH))[:DEPTH]
+        retrieved = list(search(question.question, depth))[:depth]
         results.append(
             QuestionResult(
                 question_id=question.id,
@@ -128,4 +139,4 @@ def evaluate(questions: Sequence[Question], search: Search) -> EvalResult:
                 rank=first_answer_rank(question, retrieved),
             )
         )
-    return score_questions(results)
+    return score_questions(results, ks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pipeline.eval.compare import Comparison
-from pipeline.eval.metrics import DEPTH, RECALL_KS, EvalResult, Scores
+from pipeline.eval.metrics import DEPTH, EvalResult, Scores
 
 __all__ = ["render_comparison", "render_result"]
 
@@ -14,7 +14,7 @@ _TITLE_WIDTH = 40
 
 def render_result(result: EvalResult, titles: Mapping[str, str] | None = None) -> str:
     """Recall@1/5/10 and MRR@10 overall, then per book (with its title when ``titles`` has it)."""
-    header = ["book", "questions", *(f"recall@{k}" for k in RECALL_KS), f"mrr@{DEPTH}"]
+    header = ["book", "questions", *(f"recall@{k}" for k in result.overall.recall), f"mrr@{DEPTH}"]
     rows = [_score_row("all", result.overall)]
     for book, scores in result.per_book.items():
         title = (titles or {}).get(book)
@@ -25,7 +25,8 @@ def render_result(result: EvalResult, titles: Mapping[str, str] | None = None) -
 
 def render_comparison(comparison: Comparison, name_a: str = "A", name_b: str = "B") -> str:
     """Both runs' scores, then per k how many questions each found alone, both or neither."""
-    header = ["run", "questions", *(f"recall@{k}" for k in RECALL_KS), f"mrr@{DEPTH}"]
+    ks = comparison.a.overall.recall
+    header = ["run", "questions", *(f"recall@{k}" for k in ks), f"mrr@{DEPTH}"]
     scores = _table(
         header, [_score_row(name_a, comparison.a.overall), _score_row(name_b, comparison.b.overall)]
     )
@@ -43,7 +44,7 @@ def _score_row(label: str, scores: Scores) -> list[str]:
     return [
         label,
         str(scores.questions),
-        *(f"{scores.recall[k]:.3f}" for k in RECALL_KS),
+        *(f"{value:.3f}" for value in scores.recall.values()),
         f"{scores.mrr:.3f}",
     ]
 

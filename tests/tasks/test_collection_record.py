@@ -1,0 +1,164 @@
+"""The collection record against a real Chroma server: written once, kept, and refusing a
+different vector space in one line."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tasks.collection_record import (
+    PREFIX,
+    RecordMismatch,
+    WorkerCheck,
+    check_reader,
+    claim,
+    expected_record,
+    model_dimension,
+    model_fingerprint,
+    read_record,
+    recorded_backend,
+    write_record,
+)
+from tasks.settings import Settings, default_model
+from tasks.store import ChunkStore
+from tests.support.servers import chroma_server
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with chroma_server(tmp_path_factory.mktemp("record-chroma")) as url:
+        yield url
+
+
+@pytest.fixture
+def store(chroma_url: str) -> ChunkStore:
+    return ChunkStore.connect(chroma_url, f"record_{next(_names)}")
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return Settings.from_env({})
+
+
+def put_chunks(store: ChunkStore) -> None:
+    vectors = np.array([[1.0] + [0.0] * 383, [0.6, 0.8] + [0.0] * 382], dtype=np.float32)
+    store.upsert(["a", "b"], vectors, ["one", "two"], [{"book_id": "1"}, {"book_id": "1"}])
+
+
+def test_a_new_collection_gets_the_record_and_keeps_cosine_distance(
+    store: ChunkStore, settings: Settings
+) -> None:
+    claim(store, settings)
+    fresh = store.client.get_collection(store.collection.name)
+    assert read_record(fresh) == expected_record(settings)
+    assert fresh.metadata[PREFIX + "backend"] == "onnx"
+    assert fresh.metadata[PREFIX + "dimension"] == 384
+    put_chunks(store)
+    hits = ChunkStore(store.client, store.collection.name).search(
+        np.array([1.0] + [0.0] * 383, dtype=np.float32), 2
+    )
+    # Cosine: the second vector is 0.6 of the way; an L2 index would score it 1 - 0.8 = 0.2.
+    assert [round(h.score, 3) for h in hits] == [1.0, 0.6]
+
+
+def test_the_same_settings_pass_and_another_backend_is_refused_in_one_line(
+    store: ChunkStore, settings: Settings
+) -> None:
+    claim(store, settings)
+    claim(store, settings)
+    check_reader(store, settings)
+    with pytest.raises(RecordMismatch) as refused:
+        claim(store, replace(settings, embed_backend="onnx-int8"))
+    message = str(refused.value)
+    assert "\n" not in message
+    assert f"collection '{store.collection.name}'" in message
+    assert "onnx fp32" in message and "onnx-int8 int8-dynamic" in message
+    assert "set EMBED_BACKEND=onnx" in message and "new collection" in message
+    with pytest.raises(RecordMismatch):
+        check_reader(store, replace(settings, embed_backend="torch"))
+
+
+def test_chunk_settings_bind_writers_but_not_readers(
+    store: ChunkStore, settings: Settings
+) -> None:
+    claim(store, settings)
+    other = replace(settings, chunk_tokens=150)
+    check_reader(store, other)
+    with pytest.raises(RecordMismatch, match="RAGMILL_CHUNK_TOKENS=200"):
+        claim(store, other)
+
+
+def test_a_collection_without_a_record_is_taken_as_fp32_onnx_and_then_recorded(
+    store: ChunkStore, settings: Settings
+) -> None:
+    put_chunks(store)
+    with pytest.raises(RecordMismatch, match="no record: taken as fp32 ONNX"):
+        check_reader(store, replace(settings, embed_backend="onnx-int8"))
+    check_reader(store, settings)
+    claim(store, settings)
+    assert read_record(store.client.get_collection(store.collection.name)) is not None
+
+
+def test_the_record_keeps_other_metadata(store: ChunkStore, settings: Settings) -> None:
+    store.collection.modify(metadata={"owner": "library"})
+    write_record(store.client.get_collection(store.collection.name), expected_record(settings))
+    metadata = store.client.get_collection(store.collection.name).metadata
+    assert metadata["owner"] == "library" and metadata[PREFIX + "model"] == "all-MiniLM-L6-v2"
+
+
+def test_the_worker_check_refuses_another_space_and_reads_chroma_once(
+    store: ChunkStore, settings: Settings
+) -> None:
+    claim(store, settings)
+    check = WorkerCheck()
+    with pytest.raises(RecordMismatch):
+        check(store, replace(settings, embed_backend="onnx-int8"))
+    check(store, settings)
+    # Passed once: the record is not read again, so a later change goes unseen by this process.
+    write_record(store.client.get_collection(store.collection.name),
+                 replace(expected_record(settings), backend="torch"))
+    check(store, settings)
+    with pytest.raises(RecordMismatch):
+        WorkerCheck()(store, settings)
+
+
+def test_a_worker_records_an_empty_collection_nobody_recorded(
+    store: ChunkStore, settings: Settings
+) -> None:
+    WorkerCheck()(store, replace(settings, embed_backend="onnx-int8"))
+    record = read_record(store.client.get_collection(store.collection.name))
+    assert record is not None and record.backend == "onnx-int8"
+
+
+def test_eval_embeds_questions_with_the_backend_the_record_names(
+    store: ChunkStore, settings: Settings
+) -> None:
+    claim(store, replace(settings, embed_backend="onnx-int8"))
+    assert recorded_backend(store, settings) == "onnx-int8"
+
+
+def test_the_fingerprint_hashes_model_files_without_loading_them(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(default_model(), model)
+    started = time.monotonic()
+    first = model_fingerprint(str(model))
+    assert time.monotonic() - started < 5
+    assert first == model_fingerprint(default_model())
+    (model / "onnx").mkdir()
+    (model / "onnx" / "model.onnx").write_bytes(b"an export")
+    (model / "README.md").write_text("changed")
+    assert model_fingerprint(str(model)) == first
+    config = model / "1_Pooling" / "config.json"
+    config.write_text(config.read_text().replace("true", "false", 1) + " ")
+    assert model_fingerprint(str(model)) != first
+    assert model_fingerprint("some-org/some-model") == "name:some-org/some-model"
+    assert model_dimension(default_model()) == 384
