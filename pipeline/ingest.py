@@ -20,7 +20,6 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from corpus.catalog import parse_catalog, select_books
-from corpus.decode import decode_text
 from corpus.download import DownloadConfig, Downloader, fetch_catalog
 from corpus.errors import CorpusError
 from corpus.sources import Source, read_local_file, resolve_sources
@@ -160,10 +159,10 @@ class Submission:
         room = Room.of(snapshot, self.submitted, self.failed_here, self.settings)
         while self.pending and room.has_space():
             source = self.pending.popleft()
-            text = None
+            data = None
             if source.kind == "file":
                 try:
-                    text = self._read_file(source)
+                    data = self._read_file(source)
                 except CorpusError as exc:
                     self._fail_here(source.label, str(exc))
                     continue
@@ -171,7 +170,7 @@ class Submission:
                 run_id=self.run_id,
                 source=SourceRef(kind=source.kind, ref=source.ref, label=source.label),
                 options=self.options,
-                text=text,
+                data=data,
             )
             self.app.send_task(TASK_NAMES[FetchBook], **send_options(message))
             self.submitted += 1
@@ -182,10 +181,12 @@ class Submission:
         kwargs = self.ledger.client.get_connection_kwargs()
         return f"redis://{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('db', 0)}"
 
-    def _read_file(self, source: Source) -> str:
-        # Files are read here, not by a worker, because workers may run on other machines.
-        data = read_local_file(Path(source.ref), self.settings.max_book_bytes)
-        return decode_text(data, source.label)
+    def _read_file(self, source: Source) -> bytes:
+        """The file's raw bytes: a worker detects the format and extracts the text.
+
+        Files are read here, not by a worker, because workers may run on other machines.
+        """
+        return read_local_file(Path(source.ref), self.settings.max_book_bytes)
 
     def _fail_here(self, label: str, message: str) -> None:
         if self.ledger.fail(label, message):

@@ -8,14 +8,15 @@ from tasks import resources
 from tasks.messages import BookOptions, SourceRef
 
 
-def load_book(source: SourceRef, options: BookOptions, text: str | None = None) -> Book:
-    """Download (or take the client's `text` for local files), decode, strip and chunk a source.
+def load_book(source: SourceRef, options: BookOptions, data: bytes | None = None) -> Book:
+    """Download (or take the client's `data` for local files), extract, strip and chunk a source.
 
     Raises corpus.errors.CorpusError with a one-line reason naming the source.
     """
     config = resources.chunk_config(options.chunk_tokens, options.chunk_overlap)
     tokenizer = resources.tokenizer()
     downloader = resources.downloader(options.mirror)
+    max_bytes = resources.settings().max_book_bytes
     name = source.label
     if source.kind == "gutenberg":
         data = downloader.fetch_gutenberg(source.ref)
@@ -29,14 +30,13 @@ def load_book(source: SourceRef, options: BookOptions, text: str | None = None) 
             config=config,
             gutenberg_id=source.ref,
             fallback_id=source.ref,
+            max_bytes=max_bytes,
         )
     if source.kind == "url":
         data = downloader.fetch_url(source.ref)
-    else:
+    elif data is None:
         # Local files are read by the client, which may be on another machine than this worker.
-        if text is None:
-            raise ValueError(f"{name}: a file source arrived without its text")
-        data = text.encode("utf-8")
+        raise ValueError(f"{name}: a file source arrived without its bytes")
     stem = source.ref.rstrip("/").rsplit("/", 1)[-1]
     return prepare_book(
         data,
@@ -44,4 +44,5 @@ def load_book(source: SourceRef, options: BookOptions, text: str | None = None) 
         tokenizer=tokenizer,
         config=config,
         fallback_id=local_book_id(stem, source.ref),
+        max_bytes=max_bytes,
     )

@@ -36,7 +36,7 @@ def fetch_book(self: FetchTask, message: FetchBook) -> dict[str, Any]:
     ledger = self.ledger(message)
     label = message.source.label
     try:
-        book = load_book(message.source, message.options, message.text)
+        book = load_book(message.source, message.options, message.data)
     except CorpusError as exc:
         ledger.fail(label, str(exc))
         return {"book": label, "failed": str(exc)}
