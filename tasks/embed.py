@@ -7,7 +7,7 @@ from typing import Any
 from tasks import resources
 from tasks.app import app
 from tasks.base import RunTask
-from tasks.messages import EmbedBatch
+from tasks.messages import BookInfo, ChunkItem, EmbedBatch
 from tasks.progress import BatchOutcome, RunLedger
 from tasks.store import Metadata
 
@@ -39,15 +39,7 @@ def embed_batch(self: EmbedTask, message: EmbedBatch) -> dict[str, Any]:
         [f"{c.context}\n\n{c.text}" if c.context else c.text for c in chunks],
         lengths=None if with_context else [c.tokens for c in chunks],
     )
-    metadatas: list[Metadata] = [
-        {
-            **book.model_dump(),
-            "position": c.position,
-            "tokens": c.tokens,
-            **({"context": c.context} if c.context else {}),
-        }
-        for c in chunks
-    ]
+    metadatas = [chunk_metadata(book, c) for c in chunks]
     store = resources.chunk_store(message.collection)
     store.upsert([c.id for c in chunks], vectors, [c.text for c in chunks], metadatas)
     # The node name (e.g. embed@host-2) shows in the ledger which machine stored the batch.
@@ -56,3 +48,22 @@ def embed_batch(self: EmbedTask, message: EmbedBatch) -> dict[str, Any]:
         # The book's new chunks have all landed; only now drop the ones it no longer has.
         store.delete(ledger.take_stale(book.book_id))
     return {"book": book.book_id, "batch": message.index, "chunks": len(chunks)}
+
+
+def chunk_metadata(book: BookInfo, chunk: ChunkItem) -> Metadata:
+    """What Chroma keeps beside a chunk's vector: its book, place, chapter and pages.
+
+    Chroma metadata values cannot be None, so a missing chapter, page or context is left out.
+    """
+    optional = {
+        "chapter": chunk.chapter or None,
+        "page_first": chunk.page_first,
+        "page_last": chunk.page_last,
+        "context": chunk.context or None,
+    }
+    return {
+        **book.model_dump(),
+        "position": chunk.position,
+        "tokens": chunk.tokens,
+        **{key: value for key, value in optional.items() if value is not None},
+    }

@@ -121,4 +121,8 @@ def book_info(book: Book, label: str) -> BookInfo:
 
 
 def chunk_item(chunk: Chunk) -> ChunkItem:
-    return ChunkItem(id=chunk.id, position=chunk.position, text=chunk.text, tokens=chunk.n_tokens)
+    first, last = chunk.pages or (None, None)
+    return ChunkItem(
+        id=chunk.id, position=chunk.position, text=chunk.text, tokens=chunk.n_tokens,
+        chapter=chunk.chapter, page_first=first, page_last=last,
+    )

@@ -94,6 +94,11 @@ class ChunkItem(Message):
     tokens: int
     # Written by the LLM stage with --contextualize; embedded together with the text.
     context: str | None = None
+    # The chapter or section the chunk lies in ("" when the book has none).
+    chapter: str = ""
+    # First and last printed page the text comes from (PDF only).
+    page_first: int | None = None
+    page_last: int | None = None
 
 
 class RunMessage(Message):
