@@ -12,7 +12,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -22,7 +22,7 @@ from kombu.exceptions import OperationalError
 from corpus.catalog import parse_catalog, select_books
 from corpus.download import DownloadConfig, Downloader, fetch_catalog
 from corpus.errors import CorpusError
-from corpus.sources import Source, read_local_file, resolve_sources
+from corpus.sources import Source, read_local_file, resolve
 from pipeline.broker import lost_broker
 from pipeline.progress_view import Report
 from tasks.messages import TASK_NAMES, BookOptions, FetchBook, SourceRef, send_options
@@ -46,15 +46,18 @@ class CatalogChoice:
 
 @dataclass(frozen=True)
 class Plan:
-    """The sources of a run, and the inputs that could not become sources."""
+    """The sources of a run, the inputs that could not become sources, and the files of its
+    folders that are not documents (skipped, not failed)."""
 
     sources: list[Source]
     errors: list[tuple[str, str]]
+    skipped: list[str] = field(default_factory=list)
 
 
 def plan_sources(inputs: list[str], catalog: CatalogChoice | None, settings: Settings) -> Plan:
     """Resolve ids, paths, folders and URLs, plus catalog picks, into one deduplicated list."""
-    sources, errors = resolve_sources(inputs)
+    resolution = resolve(inputs)
+    sources, errors = resolution.sources, resolution.errors
     if catalog is not None:
         location = catalog.location or f"{settings.mirror.rstrip('/')}/{CATALOG_PATH}"
         downloader = Downloader(
@@ -72,7 +75,7 @@ def plan_sources(inputs: list[str], catalog: CatalogChoice | None, settings: Set
                 errors.append((location, f"{location}: no books match the catalog filters"))
             seen = {s.ref for s in sources if s.kind == "gutenberg"}
             sources += [Source("gutenberg", b, b) for b in picked if b not in seen]
-    return Plan(sources, errors)
+    return Plan(sources, errors, resolution.skipped)
 
 
 def new_run_id() -> str:

@@ -101,6 +101,18 @@ def ingest_command(**kwargs: Any) -> None:
     run(**kwargs)
 
 
+def print_skipped(skipped: tuple[str, ...], shown: int = 20) -> None:
+    """One line naming the files of the folders that are not documents (the first `shown`)."""
+    if not skipped:
+        return
+    more = len(skipped) - shown
+    names = ", ".join(skipped[:shown]) + (f" and {more} more" if more > 0 else "")
+    console.print(
+        f"Skipped (not documents): {len(skipped)} file{'s' if len(skipped) > 1 else ''}: {names}",
+        highlight=False, markup=False,
+    )
+
+
 def run(
     inputs: tuple[str, ...],
     catalog: str | None,
@@ -150,8 +162,9 @@ def run(
             console.print("Interrupted before any book was submitted. Run the same command again.")
             sys.exit(INTERRUPTED)
     print_summary(console, result.report)
+    print_skipped(result.skipped)
     if as_json:
-        out.print_json(json.dumps({"run": result.run_id, **result.report.as_dict()}))
+        out.print_json(json.dumps(result.as_dict()))
     if result.report.interrupted:
         sys.exit(INTERRUPTED)
     sys.exit(0 if result.report.ok else 1)
