@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import redis
 from celery import Celery
@@ -25,7 +26,14 @@ from corpus.errors import CorpusError
 from corpus.sources import Source, read_local_file, resolve
 from pipeline.broker import lost_broker
 from pipeline.progress_view import Report
-from tasks.messages import TASK_NAMES, BookOptions, FetchBook, SourceRef, send_options
+from tasks.messages import (
+    TASK_NAMES,
+    BookOptions,
+    FetchBook,
+    GutenbergEdition,
+    SourceRef,
+    send_options,
+)
 from tasks.progress import RunLedger, Snapshot
 from tasks.settings import Settings
 
@@ -107,6 +115,8 @@ class Submission:
             chunk_overlap=settings.chunk_overlap,
             collection=settings.collection,
             contextualize=contextualize,
+            # Settings.validated() has checked it is one of the editions.
+            gutenberg_edition=cast(GutenbergEdition, settings.gutenberg_edition),
         )
         self.pending: deque[Source] = deque(plan.sources)
         self.submitted = 0

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, ValidationError
 
 M = TypeVar("M", bound="Message")
+GutenbergEdition = Literal["txt", "epub", "html"]
 
 
 def _bytes_from_wire(value: Any) -> bytes:
@@ -73,6 +74,8 @@ class BookOptions(Message):
     collection: str
     # Ask the LLM stage for each chunk's context before it is embedded.
     contextualize: bool = False
+    # Which edition of a Gutenberg book to download: its plain text, EPUB or HTML.
+    gutenberg_edition: GutenbergEdition = "txt"
 
 
 class BookInfo(Message):

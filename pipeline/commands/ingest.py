@@ -20,6 +20,7 @@ from pipeline.errors import UsageError
 from pipeline.ingest import CatalogChoice
 from pipeline.ingest_run import IngestRequest, ingest, needs_private_stack, stack_plan
 from pipeline.progress_view import ProgressView, print_summary
+from tasks.settings import GUTENBERG_EDITIONS
 
 INTERRUPTED = 130
 
@@ -40,6 +41,12 @@ def ingest_options(func: Any) -> Any:
             "--limit", type=click.IntRange(min=1), help="With --catalog: at most this many books."
         ),
         click.option("--mirror", envvar="GUTENBERG_MIRROR", help="Gutenberg mirror base URL."),
+        click.option(
+            "--gutenberg-edition",
+            type=click.Choice(GUTENBERG_EDITIONS),
+            envvar="RAGMILL_GUTENBERG_EDITION",
+            help="Edition of Gutenberg ids to download: txt (default), epub or html.",
+        ),
         click.option(
             "--chunk-tokens", type=click.IntRange(min=16), help="Largest chunk, in model tokens."
         ),
