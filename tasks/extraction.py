@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from corpus.errors import DecodeError
 __all__ = ["PrepareJob", "extraction_processes", "prepare_in_process", "shutdown"]
 
 _BOOKS_PER_PROCESS = 200
+_PARENT_CHECK_SECONDS = 1.0
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
@@ -89,6 +91,8 @@ def _current_pool() -> ProcessPoolExecutor:
                 max_workers=extraction_processes(),
                 mp_context=multiprocessing.get_context("spawn"),
                 max_tasks_per_child=_BOOKS_PER_PROCESS,
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
             )
         return _pool
 
@@ -99,6 +103,21 @@ def _discard(pool: ProcessPoolExecutor) -> None:
         if _pool is pool:
             _pool = None
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Runs in each pool process: end it when the worker that owns it is gone.
+
+    A worker killed outright (SIGKILL, a lost machine) cannot stop its pool, and a pool process
+    waiting for work never notices: the queue it reads from stays open in its siblings.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _prepare(job: PrepareJob) -> Book:

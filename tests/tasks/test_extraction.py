@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +44,33 @@ def test_a_pdf_is_prepared_in_another_process_with_its_pages() -> None:
 def test_a_corpus_error_in_the_process_reaches_the_caller_as_itself() -> None:
     with pytest.raises(CorruptDocument, match=r"^broken\.pdf: not a valid PDF"):
         prepare_in_process(job(b"this is not a pdf at all", "broken.pdf"))
+
+
+OWNER = """
+import os, sys, time
+from tasks import extraction
+print(extraction._current_pool().submit(os.getpid).result(), flush=True)
+time.sleep(60)
+"""
+
+
+def test_pool_processes_end_when_their_worker_is_killed_outright() -> None:
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None
+    child = int(owner.stdout.readline())
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and alive(child):
+        time.sleep(0.2)
+    assert not alive(child)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead but not yet reaped by init; /proc says which.
+    status = Path(f"/proc/{pid}/status")
+    return not status.exists() or "zombie" not in status.read_text()
