@@ -125,7 +125,7 @@ def test_a_named_file_that_is_not_a_document_fails_in_one_line(tmp_path: Path) -
     assert errors == [
         (
             str(image),
-            f"{image}: not a document format ragmill reads; "
+            f"{image}: a binary file, not a document format ragmill reads; "
             "pass TXT, Markdown, HTML, EPUB, PDF or DOCX",
         )
     ]
