@@ -78,24 +78,34 @@ class Downloader:
         self._sleep = sleep
         self._mirror = config.mirror.rstrip("/")
 
-    def gutenberg_urls(self, book_id: str) -> list[str]:
-        """The places a book's plain text may live on the mirror, newest layout first."""
+    def gutenberg_urls(self, book_id: str, edition: str = "txt") -> list[str]:
+        """The places a book's ``edition`` (txt, epub or html) may live on the mirror, newest
+        layout first."""
         book_id = _checked_id(book_id)
+        cache = f"{self._mirror}/cache/epub/{book_id}/pg{book_id}"
         files = f"{self._mirror}/files/{book_id}"
+        if edition == "epub":
+            # EPUB 3 with images, EPUB 2 with images, EPUB 2 without (the oldest builds).
+            return [f"{cache}-images-3.epub", f"{cache}-images.epub", f"{cache}.epub"]
+        if edition == "html":
+            return [f"{cache}-images.html", f"{cache}.html", f"{files}/{book_id}-h/{book_id}-h.htm"]
+        if edition != "txt":
+            raise SourceError(f"{edition!r}: not a Gutenberg edition; use txt, epub or html")
         return [
-            f"{self._mirror}/cache/epub/{book_id}/pg{book_id}.txt",
+            f"{cache}.txt",
             f"{files}/{book_id}-0.txt",
             f"{files}/{book_id}-8.txt",
             f"{files}/{book_id}.txt",
         ]
 
-    def fetch_gutenberg(self, book_id: str) -> bytes:
-        """A Gutenberg book's bytes, from the cache or the first mirror layout that has it."""
+    def fetch_gutenberg(self, book_id: str, edition: str = "txt") -> bytes:
+        """A Gutenberg book's bytes in ``edition`` (txt, epub or html), from the cache or the
+        first mirror layout that has it."""
         book_id = _checked_id(book_id)
-        cached = self._cache_path("gutenberg", f"{book_id}.txt")
+        urls = self.gutenberg_urls(book_id, edition)
+        cached = self._cache_path("gutenberg", f"{book_id}.{edition}")
         if cached.is_file():
             return cached.read_bytes()
-        urls = self.gutenberg_urls(book_id)
         for url in urls:
             try:
                 data = self._get(url, label=f"book {book_id}")

@@ -48,7 +48,8 @@ class Answer:
 def answer_messages(question: str, results: Sequence[Result]) -> list[Message]:
     """The prompt: every retrieved passage under its label, then the question."""
     sources = "\n\n".join(
-        f"[{label(r)}] {r.title}{' by ' + r.author if r.author else ''}\n{r.text.strip()}"
+        f"[{label(r)}] {r.title}{' by ' + r.author if r.author else ''}"
+        f"{''.join(', ' + part for part in (r.chapter, r.pages) if part)}\n{r.text.strip()}"
         for r in results
     )
     return [

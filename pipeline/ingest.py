@@ -12,21 +12,28 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
 from corpus.catalog import parse_catalog, select_books
-from corpus.decode import decode_text
 from corpus.download import DownloadConfig, Downloader, fetch_catalog
 from corpus.errors import CorpusError
-from corpus.sources import Source, read_local_file, resolve_sources
+from corpus.sources import Source, read_local_file, resolve
 from pipeline.broker import lost_broker
 from pipeline.progress_view import Report
-from tasks.messages import TASK_NAMES, BookOptions, FetchBook, SourceRef, send_options
+from tasks.messages import (
+    TASK_NAMES,
+    BookOptions,
+    FetchBook,
+    GutenbergEdition,
+    SourceRef,
+    send_options,
+)
 from tasks.progress import RunLedger, Snapshot
 from tasks.settings import Settings
 
@@ -47,15 +54,18 @@ class CatalogChoice:
 
 @dataclass(frozen=True)
 class Plan:
-    """The sources of a run, and the inputs that could not become sources."""
+    """The sources of a run, the inputs that could not become sources, and the files of its
+    folders that are not documents (skipped, not failed)."""
 
     sources: list[Source]
     errors: list[tuple[str, str]]
+    skipped: list[str] = field(default_factory=list)
 
 
 def plan_sources(inputs: list[str], catalog: CatalogChoice | None, settings: Settings) -> Plan:
     """Resolve ids, paths, folders and URLs, plus catalog picks, into one deduplicated list."""
-    sources, errors = resolve_sources(inputs)
+    resolution = resolve(inputs)
+    sources, errors = resolution.sources, resolution.errors
     if catalog is not None:
         location = catalog.location or f"{settings.mirror.rstrip('/')}/{CATALOG_PATH}"
         downloader = Downloader(
@@ -73,7 +83,7 @@ def plan_sources(inputs: list[str], catalog: CatalogChoice | None, settings: Set
                 errors.append((location, f"{location}: no books match the catalog filters"))
             seen = {s.ref for s in sources if s.kind == "gutenberg"}
             sources += [Source("gutenberg", b, b) for b in picked if b not in seen]
-    return Plan(sources, errors)
+    return Plan(sources, errors, resolution.skipped)
 
 
 def new_run_id() -> str:
@@ -105,6 +115,8 @@ class Submission:
             chunk_overlap=settings.chunk_overlap,
             collection=settings.collection,
             contextualize=contextualize,
+            # Settings.validated() has checked it is one of the editions.
+            gutenberg_edition=cast(GutenbergEdition, settings.gutenberg_edition),
         )
         self.pending: deque[Source] = deque(plan.sources)
         self.submitted = 0
@@ -160,10 +172,10 @@ class Submission:
         room = Room.of(snapshot, self.submitted, self.failed_here, self.settings)
         while self.pending and room.has_space():
             source = self.pending.popleft()
-            text = None
+            data = None
             if source.kind == "file":
                 try:
-                    text = self._read_file(source)
+                    data = self._read_file(source)
                 except CorpusError as exc:
                     self._fail_here(source.label, str(exc))
                     continue
@@ -171,7 +183,7 @@ class Submission:
                 run_id=self.run_id,
                 source=SourceRef(kind=source.kind, ref=source.ref, label=source.label),
                 options=self.options,
-                text=text,
+                data=data,
             )
             self.app.send_task(TASK_NAMES[FetchBook], **send_options(message))
             self.submitted += 1
@@ -182,10 +194,12 @@ class Submission:
         kwargs = self.ledger.client.get_connection_kwargs()
         return f"redis://{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('db', 0)}"
 
-    def _read_file(self, source: Source) -> str:
-        # Files are read here, not by a worker, because workers may run on other machines.
-        data = read_local_file(Path(source.ref), self.settings.max_book_bytes)
-        return decode_text(data, source.label)
+    def _read_file(self, source: Source) -> bytes:
+        """The file's raw bytes: a worker detects the format and extracts the text.
+
+        Files are read here, not by a worker, because workers may run on other machines.
+        """
+        return read_local_file(Path(source.ref), self.settings.max_book_bytes)
 
     def _fail_here(self, label: str, message: str) -> None:
         if self.ledger.fail(label, message):

@@ -43,8 +43,20 @@ class IngestRequest:
 
 @dataclass(frozen=True)
 class IngestResult:
+    """The run's id and report, and the files of its folders skipped as not documents."""
+
     run_id: str
     report: Report
+    skipped: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        """The summary `--json` prints."""
+        return {
+            "run": self.run_id,
+            **self.report.as_dict(),
+            "files_skipped": len(self.skipped),
+            "skipped": list(self.skipped),
+        }
 
 
 def stack_plan(request: IngestRequest, settings: Settings) -> StackPlan:
@@ -100,4 +112,4 @@ def ingest(
             fail_fast=request.fail_fast, contextualize=request.contextualize,
         )
         report = submission.run(on_progress)
-    return IngestResult(submission.run_id, report)
+    return IngestResult(submission.run_id, report, tuple(plan.skipped))

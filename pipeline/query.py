@@ -21,6 +21,11 @@ class Result:
     position: int
     chunk_id: str
     text: str
+    # The chapter or section the passage lies in ("" when the book has none).
+    chapter: str = ""
+    # First and last printed page of the passage (PDF only).
+    page_first: int | None = None
+    page_last: int | None = None
 
     @classmethod
     def from_hit(cls, rank: int, hit: Hit) -> Result:
@@ -34,10 +39,30 @@ class Result:
             position=int(m.get("position", -1)),
             chunk_id=hit.id,
             text=hit.text,
+            chapter=str(m.get("chapter", "")),
+            page_first=_page(m.get("page_first")),
+            page_last=_page(m.get("page_last")),
         )
+
+    @property
+    def pages(self) -> str:
+        """'p. 12', 'pp. 12-13' (with an en dash), or '' when the passage has no pages."""
+        if self.page_first is None:
+            return ""
+        last = self.page_last if self.page_last is not None else self.page_first
+        return f"p. {last}" if last == self.page_first else f"pp. {self.page_first}\u2013{last}"
+
+    @property
+    def place(self) -> str:
+        """Where the passage is, as a reader finds it: 'book 84 · Letter 4 · p. 12'."""
+        return " · ".join(filter(None, [f"book {self.book_id}", self.chapter, self.pages]))
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def _page(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def search(store: ChunkStore, settings: Settings, text: str, k: int) -> list[Result]:

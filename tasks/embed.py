@@ -17,7 +17,7 @@ from tasks.base import RunTask
 from tasks.collection_record import RecordMismatch, WorkerCheck
 from tasks.embedding.errors import FinalEmbedError
 from tasks.embedding.queues import embed_queue
-from tasks.messages import EmbedBatch, RunMessage, send_options
+from tasks.messages import BookInfo, ChunkItem, EmbedBatch, RunMessage, send_options
 from tasks.progress import BatchOutcome, RunLedger
 from tasks.store import Metadata
 
@@ -73,15 +73,7 @@ def embed_batch(self: EmbedTask, message: EmbedBatch) -> dict[str, Any]:
         [f"{c.context}\n\n{c.text}" if c.context else c.text for c in chunks],
         None if with_context else [c.tokens for c in chunks],
     )
-    metadatas: list[Metadata] = [
-        {
-            **book.model_dump(),
-            "position": c.position,
-            "tokens": c.tokens,
-            **({"context": c.context} if c.context else {}),
-        }
-        for c in chunks
-    ]
+    metadatas = [chunk_metadata(book, c) for c in chunks]
     store.upsert([c.id for c in chunks], vectors, [c.text for c in chunks], metadatas)
     # The node name (e.g. embed@host-2) shows in the ledger which machine stored the batch.
     outcome = ledger.complete_batch(book.book_id, message.index, self.request.hostname or "")
@@ -89,3 +81,22 @@ def embed_batch(self: EmbedTask, message: EmbedBatch) -> dict[str, Any]:
         # The book's new chunks have all landed; only now drop the ones it no longer has.
         store.delete(ledger.take_stale(book.book_id))
     return {"book": book.book_id, "batch": message.index, "chunks": len(chunks)}
+
+
+def chunk_metadata(book: BookInfo, chunk: ChunkItem) -> Metadata:
+    """What Chroma keeps beside a chunk's vector: its book, place, chapter and pages.
+
+    Chroma metadata values cannot be None, so a missing chapter, page or context is left out.
+    """
+    optional = {
+        "chapter": chunk.chapter or None,
+        "page_first": chunk.page_first,
+        "page_last": chunk.page_last,
+        "context": chunk.context or None,
+    }
+    return {
+        **book.model_dump(),
+        "position": chunk.position,
+        "tokens": chunk.tokens,
+        **{key: value for key, value in optional.items() if value is not None},
+    }

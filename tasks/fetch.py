@@ -36,7 +36,7 @@ def fetch_book(self: FetchTask, message: FetchBook) -> dict[str, Any]:
     ledger = self.ledger(message)
     label = message.source.label
     try:
-        book = load_book(message.source, message.options, message.text)
+        book = load_book(message.source, message.options, message.data)
     except CorpusError as exc:
         ledger.fail(label, str(exc))
         return {"book": label, "failed": str(exc)}
@@ -121,4 +121,8 @@ def book_info(book: Book, label: str) -> BookInfo:
 
 
 def chunk_item(chunk: Chunk) -> ChunkItem:
-    return ChunkItem(id=chunk.id, position=chunk.position, text=chunk.text, tokens=chunk.n_tokens)
+    first, last = chunk.pages or (None, None)
+    return ChunkItem(
+        id=chunk.id, position=chunk.position, text=chunk.text, tokens=chunk.n_tokens,
+        chapter=chunk.chapter, page_first=first, page_last=last,
+    )

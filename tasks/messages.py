@@ -12,11 +12,39 @@ that does not have the model's shape, naming the task, instead of a KeyError dee
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+import base64
+import binascii
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, ValidationError
 
 M = TypeVar("M", bound="Message")
+GutenbergEdition = Literal["txt", "epub", "html"]
+
+
+def _bytes_from_wire(value: Any) -> bytes:
+    """Bytes as given in Python, or decoded from the base64 text they travel as."""
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"not base64 ({exc})") from None
+
+
+# Raw bytes inside a JSON message, as base64 text. A local file's bytes travel inside its
+# FetchBook rather than under a Redis key of their own: the message is what Celery acknowledges,
+# redelivers after a lost worker and re-sends on retry, so the bytes come with every delivery
+# and vanish with the message, with no key to expire or clean up after a cancelled run. The
+# cost is a third more bytes; at most RAGMILL_BOOKS_IN_FLIGHT files of at most
+# RAGMILL_MAX_BOOK_BYTES each are queued at once, so what Redis holds stays bounded.
+WireBytes = Annotated[
+    bytes,
+    PlainValidator(_bytes_from_wire),
+    PlainSerializer(lambda data: base64.b64encode(data).decode("ascii"), when_used="json"),
+]
 
 
 class MessageError(ValueError):
@@ -46,6 +74,8 @@ class BookOptions(Message):
     collection: str
     # Ask the LLM stage for each chunk's context before it is embedded.
     contextualize: bool = False
+    # Which edition of a Gutenberg book to download: its plain text, EPUB or HTML.
+    gutenberg_edition: GutenbergEdition = "txt"
 
 
 class BookInfo(Message):
@@ -67,6 +97,11 @@ class ChunkItem(Message):
     tokens: int
     # Written by the LLM stage with --contextualize; embedded together with the text.
     context: str | None = None
+    # The chapter or section the chunk lies in ("" when the book has none).
+    chapter: str = ""
+    # First and last printed page the text comes from (PDF only).
+    page_first: int | None = None
+    page_last: int | None = None
 
 
 class RunMessage(Message):
@@ -80,11 +115,12 @@ class RunMessage(Message):
 
 
 class FetchBook(RunMessage):
-    """Fetch, chunk and queue one book. `text` carries a local file the client read."""
+    """Fetch, chunk and queue one book. `data` carries the bytes of a local file the client
+    read (workers may run on other machines than the file)."""
 
     source: SourceRef
     options: BookOptions
-    text: str | None = None
+    data: WireBytes | None = None
 
     def summary(self) -> str:
         return f"(run={self.run_id}, source={self.source.label})"

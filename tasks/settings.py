@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 EMBED_BACKENDS = ("torch", "onnx", "onnx-int8", "openai")
 REMOTE_BACKEND = "openai"
 DEFAULT_MIRROR = "https://www.gutenberg.org"
+GUTENBERG_EDITIONS = ("txt", "epub", "html")
 # Chroma's own rule for collection names, checked here so a bad name fails before any work.
 COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
 
@@ -217,6 +218,8 @@ class Settings:
     chunk_tokens: int = env("RAGMILL_CHUNK_TOKENS", 200)
     chunk_overlap: int = env("RAGMILL_CHUNK_OVERLAP", 32, minimum=0)
     mirror: str = env("GUTENBERG_MIRROR", DEFAULT_MIRROR)
+    # Which edition of a Gutenberg id to download: txt, epub or html (docs/formats.md).
+    gutenberg_edition: str = env("RAGMILL_GUTENBERG_EDITION", "txt")
     data_dir: Path = env("RAGMILL_DATA_DIR", Path("data"))
     max_book_bytes: int = env("RAGMILL_MAX_BOOK_BYTES", 64 * 2**20)
     books_in_flight: int = env("RAGMILL_BOOKS_IN_FLIGHT", 8)
@@ -283,6 +286,11 @@ class Settings:
         if self.chroma_url is not None:
             chroma_address(self.chroma_url)
         _check_http_url("GUTENBERG_MIRROR", self.mirror)
+        if self.gutenberg_edition not in GUTENBERG_EDITIONS:
+            raise SettingsError(
+                f"RAGMILL_GUTENBERG_EDITION={self.gutenberg_edition!r} is not one of "
+                f"{', '.join(GUTENBERG_EDITIONS)}"
+            )
         if self.embed_backend not in EMBED_BACKENDS:
             raise SettingsError(
                 f"EMBED_BACKEND={self.embed_backend!r} is not one of {', '.join(EMBED_BACKENDS)}"

@@ -21,6 +21,7 @@ from pipeline.errors import UsageError
 from pipeline.ingest import CatalogChoice
 from pipeline.ingest_run import IngestRequest, ingest, needs_private_stack, stack_plan
 from pipeline.progress_view import EndpointLimit, ProgressView, print_summary
+from tasks.settings import GUTENBERG_EDITIONS
 
 INTERRUPTED = 130
 
@@ -41,6 +42,12 @@ def ingest_options(func: Any) -> Any:
             "--limit", type=click.IntRange(min=1), help="With --catalog: at most this many books."
         ),
         click.option("--mirror", envvar="GUTENBERG_MIRROR", help="Gutenberg mirror base URL."),
+        click.option(
+            "--gutenberg-edition",
+            type=click.Choice(GUTENBERG_EDITIONS),
+            envvar="RAGMILL_GUTENBERG_EDITION",
+            help="Edition of Gutenberg ids to download: txt (default), epub or html.",
+        ),
         click.option(
             "--chunk-tokens", type=click.IntRange(min=16), help="Largest chunk, in model tokens."
         ),
@@ -102,6 +109,18 @@ def ingest_command(**kwargs: Any) -> None:
     run(**kwargs)
 
 
+def print_skipped(skipped: tuple[str, ...], shown: int = 20) -> None:
+    """One line naming the files of the folders that are not documents (the first `shown`)."""
+    if not skipped:
+        return
+    more = len(skipped) - shown
+    names = ", ".join(skipped[:shown]) + (f" and {more} more" if more > 0 else "")
+    console.print(
+        f"Skipped (not documents): {len(skipped)} file{'s' if len(skipped) > 1 else ''}: {names}",
+        highlight=False, markup=False,
+    )
+
+
 def run(
     inputs: tuple[str, ...],
     catalog: str | None,
@@ -153,10 +172,11 @@ def run(
             # Stopped while the cluster started, before any book was submitted.
             console.print("Interrupted before any book was submitted. Run the same command again.")
             sys.exit(INTERRUPTED)
-    report = replace(result.report, embed_limit=EndpointLimit.of(settings))
-    print_summary(console, report)
+    result = replace(result, report=replace(result.report, embed_limit=EndpointLimit.of(settings)))
+    print_summary(console, result.report)
+    print_skipped(result.skipped)
     if as_json:
-        out.print_json(json.dumps({"run": result.run_id, **report.as_dict()}))
+        out.print_json(json.dumps(result.as_dict()))
     if result.report.interrupted:
         sys.exit(INTERRUPTED)
     sys.exit(0 if result.report.ok else 1)

@@ -68,12 +68,14 @@ def result_label(r: Result) -> str:
 
 
 def print_passages(results: Sequence[Result]) -> None:
-    """Passages as `ragmill ask` shows its sources: [book:chunk] title — author (score)."""
+    """Passages as `ragmill ask` shows its sources:
+    [book:chunk] title — author · chapter · p. 12 (score)."""
     for r in results:
+        where = " · ".join(filter(None, [r.chapter, r.pages]))
         out.print(
             f"[bold]{escape('[' + result_label(r) + ']')}[/] "
-            f"{escape(r.title)}{' — ' + escape(r.author) if r.author else ''} "
-            f"(score {r.score:.3f})",
+            f"{escape(r.title)}{' — ' + escape(r.author) if r.author else ''}"
+            f"{' · ' + escape(where) if where else ''} (score {r.score:.3f})",
             highlight=False,
         )
         out.print(r.text.strip(), markup=False, highlight=False)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from pipeline.ask import answer_question, make_chat
 from pipeline.commands.output import (
@@ -58,8 +59,8 @@ def query(text: str, k: int, as_json: bool, data_dir: Path | None, collection: s
         console.print(NOTHING_STORED)
     for r in [] if as_json else results:
         out.print(
-            f"[bold]{r.rank}. score {r.score:.3f}[/]  book {r.book_id}  {r.title}"
-            f"{' — ' + r.author if r.author else ''}  (chunk {r.position})"
+            f"[bold]{r.rank}. score {r.score:.3f}[/]  {escape(r.place)}  {escape(r.title)}"
+            f"{' — ' + escape(r.author) if r.author else ''}  (chunk {r.position})"
         )
         out.print(r.text.strip(), markup=False)
         out.print()
