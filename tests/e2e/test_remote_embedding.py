@@ -21,7 +21,7 @@ from tasks.store import ChunkStore
 from tests.conftest import Result, run_cli
 from tests.support.embeddings_server import MODEL, EmbeddingsServer, serve_embeddings
 from tests.support.mirror import Mirror
-from tests.support.servers import chroma_server
+from tests.support.servers import chroma_server, redis_server
 
 pytestmark = pytest.mark.e2e
 
@@ -47,11 +47,12 @@ class RemoteCluster:
 def remote(
     tmp_path_factory: pytest.TempPathFactory,
     mirror: tuple[Mirror, dict[str, bytes]],
-    redis_url: str,
 ) -> Iterator[RemoteCluster]:
     root = tmp_path_factory.mktemp("remote")
+    # A redis of its own: the session cluster's io worker must not take these books' tasks.
     with serve_embeddings(rpm=RPM, tpm=TPM, window=WINDOW, latency=0.05,
-                          api_key=KEY) as server, chroma_server(root) as chroma_url:
+                          api_key=KEY) as server, chroma_server(root) as chroma_url, \
+            redis_server(root / "redis") as redis_url:
         env = service_env(root)
         env.update(
             REDIS_URL=redis_url, CHROMA_URL=chroma_url, GUTENBERG_MIRROR=mirror[0].url,
