@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from tasks.embedding import Embedder
 from tasks.settings import Settings
@@ -21,6 +22,10 @@ class Result:
     position: int
     chunk_id: str
     text: str
+    # Where the chunk sits in its book, for books whose format tells (None when unknown).
+    chapter: str | None = None
+    page_first: int | None = None
+    page_last: int | None = None
 
     @classmethod
     def from_hit(cls, rank: int, hit: Hit) -> Result:
@@ -34,16 +39,26 @@ class Result:
             position=int(m.get("position", -1)),
             chunk_id=hit.id,
             text=hit.text,
+            chapter=str(m["chapter"]) if m.get("chapter") not in (None, "") else None,
+            page_first=int(m["page_first"]) if m.get("page_first") is not None else None,
+            page_last=int(m["page_last"]) if m.get("page_last") is not None else None,
         )
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-def search(store: ChunkStore, settings: Settings, text: str, k: int) -> list[Result]:
-    """The `k` stored chunks closest in meaning to `text`, best first."""
+def search(
+    store: ChunkStore, settings: Settings, text: str, k: int, *,
+    where: dict[str, Any] | None = None, embedder: Embedder | None = None,
+) -> list[Result]:
+    """The `k` stored chunks closest in meaning to `text` among those `where` matches, best first.
+
+    Pass a loaded `embedder` to search many times with one model; else one is loaded.
+    """
     if store.count() == 0:
         return []
-    embedder = Embedder(settings.model, backend=settings.embed_backend)
+    embedder = embedder or Embedder(settings.model, backend=settings.embed_backend)
     vector = embedder.encode([text])[0]
-    return [Result.from_hit(i + 1, hit) for i, hit in enumerate(store.search(vector, k))]
+    hits = store.search(vector, k, where=where)
+    return [Result.from_hit(i + 1, hit) for i, hit in enumerate(hits)]
