@@ -10,6 +10,7 @@ import click
 
 from pipeline.bench.command import bench
 from pipeline.commands.ingest import ingest_command
+from pipeline.commands.library import books, collections, delete
 from pipeline.commands.read import ask, query
 from pipeline.commands.stack import status, up
 
@@ -28,7 +29,7 @@ def cli() -> None:
     """
 
 
-for command in (ingest_command, query, ask, up, status, bench):
+for command in (ingest_command, query, ask, up, status, bench, books, delete, collections):
     cli.add_command(command)
 
 

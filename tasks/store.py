@@ -37,6 +37,12 @@ def chroma_settings() -> ChromaSettings:
     return ChromaSettings(anonymized_telemetry=False)
 
 
+def chroma_client(chroma_url: str) -> Any:
+    """A client of the Chroma server at `chroma_url`."""
+    host, port, ssl = chroma_address(chroma_url)
+    return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings())
+
+
 class ChunkStore:
     """Upserts, lists, deletes and searches chunks in one Chroma collection."""
 
@@ -53,9 +59,7 @@ class ChunkStore:
     @classmethod
     def connect(cls, chroma_url: str, collection: str) -> ChunkStore:
         """A store backed by the Chroma server at `chroma_url`."""
-        host, port, ssl = chroma_address(chroma_url)
-        client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings())
-        return cls(client, collection)
+        return cls(chroma_client(chroma_url), collection)
 
     @classmethod
     def open_directory(cls, path: Path, collection: str) -> ChunkStore:
