@@ -123,6 +123,7 @@ class Library:
         *,
         data_dir: Path | None = None,
         settings: Settings | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         settings = settings or Settings.from_env()
         changes: dict[str, Any] = {"collection": collection} if collection else {}
@@ -134,7 +135,8 @@ class Library:
         self.chroma_url = url
         self._client: Any = None
         self._store: ChunkStore | None = None
-        self._embedder: Embedder | None = None
+        # Libraries of one server may share one loaded model (the search service does).
+        self._embedder = embedder
         self._lock = threading.Lock()
 
     @property

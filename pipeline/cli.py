@@ -12,6 +12,7 @@ from pipeline.bench.command import bench
 from pipeline.commands.ingest import ingest_command
 from pipeline.commands.library import books, collections, delete
 from pipeline.commands.read import ask, query
+from pipeline.commands.serve import serve
 from pipeline.commands.stack import status, up
 
 
@@ -29,7 +30,8 @@ def cli() -> None:
     """
 
 
-for command in (ingest_command, query, ask, up, status, bench, books, delete, collections):
+for command in (ingest_command, query, ask, up, status, bench, books, delete, collections,
+                serve):
     cli.add_command(command)
 
 

@@ -7,14 +7,23 @@ exactly what an ingest stores, without the minutes an ingest through workers wou
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 
+from pipeline.processes import free_port
 from tasks.embedding import Embedder
 from tasks.settings import Settings
 from tasks.store import ChunkStore, Metadata
+from tests.conftest import RAGMILL
 from tests.support.books import SUBJECTS
 from tests.support.servers import chroma_server
 
@@ -64,3 +73,39 @@ def library(chroma_url: str, embedder: Embedder) -> Settings:
     fill(ChunkStore.connect(chroma_url, LIBRARY), embedder)
     return Settings.from_env().with_changes(chroma_url=chroma_url, collection=LIBRARY,
                                             data_dir=Path.cwd() / "unused-data")
+
+
+@dataclass
+class Service:
+    """A running `ragmill serve` process and the environment it was started with."""
+
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def serve_process(library: Settings, log: Path, *, host: str = "127.0.0.1",
+                  **extra_env: str) -> Iterator[Service]:
+    """`ragmill serve` on a free port over the library collection, stopped when the block ends."""
+    port = free_port()
+    env = {**os.environ, "CHROMA_URL": str(library.chroma_url),
+           "RAGMILL_COLLECTION": library.collection, "HF_HUB_OFFLINE": "1", **extra_env}
+    env.pop("REDIS_URL", None)
+    with open(log, "wb") as out:
+        process = subprocess.Popen([RAGMILL, "serve", "--host", host, "--port", str(port)],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "ragmill serve did not answer /health in 120 s"
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.2)
+        yield Service(url, env, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
