@@ -85,9 +85,10 @@ def create_app(library: Library, *, token: str | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Load the model and check the collection before the first request is accepted, so
-        # /health answering means searches are fast.
-        await run_in_threadpool(lambda: (library.embedder, library.store))
+        # Load the model before the first request is accepted, so /health answering means
+        # searches are fast. The collection may not exist yet (a fresh `ragmill up`): searches
+        # answer 404 until an ingest creates it.
+        await run_in_threadpool(lambda: library.embedder)
         yield
 
     app = FastAPI(title="ragmill", summary="Search and ask the books ragmill ingested.",
