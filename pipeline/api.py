@@ -23,6 +23,7 @@ from typing import Any
 from chromadb.errors import NotFoundError
 
 from pipeline.ask import Answer, answer_question, make_chat
+from pipeline.chroma_function import BACKEND_KEY, MODEL_KEY
 from pipeline.errors import RagmillError, UsageError
 from pipeline.filters import Filters, filtered_search
 from pipeline.query import Result
@@ -31,8 +32,6 @@ from tasks.embedding import Embedder
 from tasks.settings import Settings
 from tasks.store import ChunkStore, Metadata, chroma_client
 
-# Collection metadata written by the collection record (keys prefixed `ragmill:`).
-MODEL_KEY, BACKEND_KEY = "ragmill:model", "ragmill:backend"
 UNRECORDED = "unrecorded"
 
 
