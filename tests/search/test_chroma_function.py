@@ -1,4 +1,4 @@
-"""Other tools read a ragmill collection: chromadb, LangChain and LlamaIndex find what ragmill finds."""
+"""Other tools read a ragmill collection: chromadb, LangChain and LlamaIndex find its passages."""
 
 from __future__ import annotations
 
