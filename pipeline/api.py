@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from chromadb.errors import NotFoundError
 
 from pipeline.ask import Answer, answer_question, make_chat
@@ -33,6 +34,22 @@ from tasks.settings import Settings
 from tasks.store import ChunkStore, Metadata, chroma_client
 
 UNRECORDED = "unrecorded"
+
+
+# One encode at a time in a process: the model's Rust tokenizer refuses concurrent use
+# ("Already borrowed"), and a one-question encode takes milliseconds.
+_ENCODE_LOCK = threading.Lock()
+
+
+class SerialEncoder:
+    """An Embedder's encode, one call at a time across the process's threads."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        with _ENCODE_LOCK:
+            return self.embedder.encode(texts)
 
 
 class UnknownCollection(UsageError):
@@ -137,6 +154,9 @@ class Library:
         # Libraries of one server may share one loaded model (the search service does).
         self._embedder = embedder
         self._lock = threading.Lock()
+        # Book ids seen to exist, so a filtered search need not ask Chroma again; a deleted
+        # book then finds nothing rather than being refused.
+        self._known_books: set[str] = set()
 
     @property
     def collection(self) -> str:
@@ -184,7 +204,8 @@ class Library:
         """
         chosen = Filters.from_values(where=where, **filters)
         return filtered_search(self.store, self.settings, question, k, chosen,
-                               embedder=self.embedder)
+                               embedder=SerialEncoder(self.embedder),
+                               known_books=self._known_books)
 
     def ask(
         self, question: str, k: int = 5, *, where: str | dict[str, Any] | None = None,
@@ -212,6 +233,7 @@ class Library:
             ids = self.store.ids_of_book(book_id)
             if ids:
                 self.store.delete(sorted(ids))
+                self._known_books.discard(book_id)
                 deleted.chunks[book_id] = len(ids)
             else:
                 deleted.unknown.append(book_id)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
 
 from tasks.embedding import Embedder
 from tasks.settings import Settings
 from tasks.store import ChunkStore, Hit
+
+
+class Encoder(Protocol):
+    """What search needs of a model: texts in, unit vectors out (an Embedder)."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,7 @@ class Result:
 
 def search(
     store: ChunkStore, settings: Settings, text: str, k: int, *,
-    where: dict[str, Any] | None = None, embedder: Embedder | None = None,
+    where: dict[str, Any] | None = None, embedder: Encoder | None = None,
 ) -> list[Result]:
     """The `k` stored chunks closest in meaning to `text` among those `where` matches, best first.
 
