@@ -11,7 +11,9 @@ import click
 from pipeline.bench.command import bench
 from pipeline.commands.eval import eval_command
 from pipeline.commands.ingest import ingest_command
+from pipeline.commands.library import books, collections, delete
 from pipeline.commands.read import ask, query
+from pipeline.commands.serve import serve
 from pipeline.commands.stack import status, up
 
 
@@ -30,7 +32,8 @@ def cli() -> None:
     """
 
 
-for command in (ingest_command, query, ask, eval_command, up, status, bench):
+for command in (ingest_command, query, ask, eval_command, up, status, bench, books, delete,
+                collections, serve):
     cli.add_command(command)
 
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import numpy as np
 
 from tasks.embedding.choice import query_embedder
 from tasks.settings import Settings
 from tasks.store import ChunkStore, Hit
+
+
+class Encoder(Protocol):
+    """What search needs of a model: texts in, unit vectors out (an Embedder)."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -21,8 +31,8 @@ class Result:
     position: int
     chunk_id: str
     text: str
-    # The chapter or section the passage lies in ("" when the book has none).
-    chapter: str = ""
+    # The chapter or section the passage lies in (None when the book has none).
+    chapter: str | None = None
     # First and last printed page of the passage (PDF only).
     page_first: int | None = None
     page_last: int | None = None
@@ -39,7 +49,7 @@ class Result:
             position=int(m.get("position", -1)),
             chunk_id=hit.id,
             text=hit.text,
-            chapter=str(m.get("chapter", "")),
+            chapter=str(m["chapter"]) if m.get("chapter") not in (None, "") else None,
             page_first=_page(m.get("page_first")),
             page_last=_page(m.get("page_last")),
         )
@@ -65,10 +75,16 @@ def _page(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def search(store: ChunkStore, settings: Settings, text: str, k: int) -> list[Result]:
-    """The `k` stored chunks closest in meaning to `text`, best first."""
+def search(
+    store: ChunkStore, settings: Settings, text: str, k: int, *,
+    where: dict[str, Any] | None = None, embedder: Encoder | None = None,
+) -> list[Result]:
+    """The `k` stored chunks closest in meaning to `text` among those `where` matches, best first.
+
+    Pass a loaded `embedder` to search many times with one model; else one is loaded.
+    """
     if store.count() == 0:
         return []
-    embedder = query_embedder(settings)
-    vector = embedder.encode([text])[0]
-    return [Result.from_hit(i + 1, hit) for i, hit in enumerate(store.search(vector, k))]
+    vector = (embedder or query_embedder(settings)).encode([text])[0]
+    hits = store.search(vector, k, where=where)
+    return [Result.from_hit(i + 1, hit) for i, hit in enumerate(hits)]

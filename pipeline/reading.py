@@ -9,6 +9,7 @@ from pipeline.errors import RagmillError, UsageError
 from pipeline.stack import LocalStack, StackPlan, running_stack
 from tasks.collection_record import RecordMismatch, check_reader, claim, recorded_backend
 from tasks.embedding import Embedder
+from tasks.embedding.choice import TextEncoder, query_embedder
 from tasks.settings import Settings
 from tasks.store import ChunkStore
 
@@ -33,9 +34,13 @@ def record_errors() -> Iterator[None]:
         raise UsageError(str(exc)) from None
 
 
-def reader_embedder(store: ChunkStore, settings: Settings) -> Embedder:
+def reader_embedder(store: ChunkStore, settings: Settings) -> TextEncoder:
     """The embedder that puts a question into the vector space of `store`: the backend its
     record names, so collections made by different backends can be scored side by side."""
+    if settings.remote_embedding:
+        with record_errors():
+            check_reader(store, settings)
+        return query_embedder(settings)
     with record_errors():
         backend = recorded_backend(store, settings)
     return Embedder(settings.model, backend=backend, batch_size=settings.encode_batch_size)

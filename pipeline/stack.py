@@ -40,6 +40,7 @@ class StackInfo:
     mode: str  # "up" (kept running for others) or "private" (one command's own)
     owner_pid: int
     pids: dict[str, int] = field(default_factory=dict)
+    serve_url: str | None = None
 
     def to_env(self) -> dict[str, str]:
         return {"REDIS_URL": self.redis_url, "CHROMA_URL": self.chroma_url}
@@ -59,6 +60,8 @@ class StackPlan:
     # Threads of an embed-remote worker (EMBED_BACKEND=openai), started instead of the prefork
     # embed worker; 0 starts the embed worker.
     remote_embed_threads: int = 0
+    # The search service (`ragmill serve`) on 127.0.0.1; None starts none.
+    serve_port: int | None = None
 
 
 class LocalStack:
@@ -110,6 +113,13 @@ class LocalStack:
                 address=self.plan.flower_address, port=self.plan.flower_port,
             )
             self.services.append(flower)
+        serve_url = None
+        if self.plan.serve_port is not None:
+            from pipeline.serve.process import start_serve
+
+            serve, serve_url = start_serve(env, self.logs, host="127.0.0.1",
+                                           port=self.plan.serve_port)
+            self.services.append(serve)
         self.info = StackInfo(
             redis_url=redis_url,
             chroma_url=chroma_url,
@@ -117,6 +127,7 @@ class LocalStack:
             mode=self.mode,
             owner_pid=os.getpid(),
             pids={s.name: s.pid for s in self.services},
+            serve_url=serve_url,
         )
         write_state(self.data_dir, self.info)
         return self.info

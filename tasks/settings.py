@@ -237,6 +237,8 @@ class Settings:
     flower_address: str = env("FLOWER_ADDRESS", "127.0.0.1")
     # user:password[,user2:password2]; Flower reads it itself, so it never shows on a command line.
     flower_basic_auth: str | None = env("FLOWER_BASIC_AUTH", None)
+    # The bearer token of the search service (`ragmill serve`); required beyond loopback.
+    serve_token: str | None = env("RAGMILL_SERVE_TOKEN", None)
     llm: LLMSettings = field(default_factory=LLMSettings)
     remote_embed: RemoteEmbedSettings = field(default_factory=RemoteEmbedSettings)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -36,6 +37,12 @@ def chroma_settings() -> ChromaSettings:
     return ChromaSettings(anonymized_telemetry=False)
 
 
+def chroma_client(chroma_url: str) -> Any:
+    """A client of the Chroma server at `chroma_url`."""
+    host, port, ssl = chroma_address(chroma_url)
+    return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings())
+
+
 class ChunkStore:
     """Upserts, lists, deletes and searches chunks in one Chroma collection."""
 
@@ -52,9 +59,7 @@ class ChunkStore:
     @classmethod
     def connect(cls, chroma_url: str, collection: str) -> ChunkStore:
         """A store backed by the Chroma server at `chroma_url`."""
-        host, port, ssl = chroma_address(chroma_url)
-        client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings())
-        return cls(client, collection)
+        return cls(chroma_client(chroma_url), collection)
 
     @classmethod
     def open_directory(cls, path: Path, collection: str) -> ChunkStore:
@@ -71,11 +76,14 @@ class ChunkStore:
     ) -> None:
         if not ids:
             return
+        # When the chunk was written (UTC, ISO 8601), for `ragmill books`; chunks written before
+        # this was recorded have none.
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         self.collection.upsert(
             ids=list(ids),
             embeddings=vectors,
             documents=list(texts),
-            metadatas=cast(Any, list(metadatas)),
+            metadatas=cast(Any, [{"ingested_at": now, **m} for m in metadatas]),
         )
 
     def ids_of_book(self, book_id: str) -> set[str]:
@@ -93,16 +101,26 @@ class ChunkStore:
         if ids:
             self.collection.delete(ids=list(ids))
 
+    def metadatas(
+        self, where: dict[str, Any] | None = None, limit: int | None = None
+    ) -> list[Metadata]:
+        """The metadata of the chunks `where` matches (every chunk by default)."""
+        found = self.collection.get(where=where, limit=limit, include=["metadatas"])
+        return [dict(m or {}) for m in found["metadatas"] or []]
+
     def count(self) -> int:
         return int(self.collection.count())
 
     def all_ids(self) -> list[str]:
         return list(self.collection.get(include=[])["ids"])
 
-    def search(self, vector: np.ndarray, k: int) -> list[Hit]:
-        """The `k` chunks closest to `vector`, best first."""
+    def search(
+        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> list[Hit]:
+        """The `k` chunks closest to `vector` among those `where` matches, best first."""
         found = self.collection.query(
-            query_embeddings=[vector], n_results=k, include=["documents", "metadatas", "distances"]
+            query_embeddings=[vector], n_results=k, where=where,
+            include=["documents", "metadatas", "distances"],
         )
         ids = found["ids"][0]
         documents = (found["documents"] or [[]])[0]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -18,7 +20,8 @@ from pipeline.commands.output import (
     out,
     print_passages,
 )
-from pipeline.query import Result, search
+from pipeline.filters import FIELDS, Filters, filtered_search
+from pipeline.query import Result
 from pipeline.reading import open_store
 from tasks.settings import Settings
 
@@ -32,9 +35,27 @@ collection_option = click.option(
 )
 
 
-def retrieve(settings: Settings, text: str, k: int) -> list[Result]:
-    with one_line_errors(), open_store(settings) as store:
-        return search(store, settings, text, k)
+
+
+def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--book, --author, --language, --title, --chapter (each repeatable) and --where."""
+    for name in reversed(FIELDS):
+        command = click.option(
+            f"--{name}", multiple=True, metavar=name.upper(),
+            help=f"Only chunks whose {'book id' if name == 'book' else name} is this "
+            "(repeat for any of several).",
+        )(command)
+    return click.option(
+        "--where", metavar="JSON",
+        help='A Chroma metadata filter, e.g. \'{"position": {"$lt": 10}}\'.',
+    )(command)
+
+
+def retrieve(settings: Settings, text: str, k: int, filters: dict[str, Any]) -> list[Result]:
+    with one_line_errors():
+        chosen = Filters.from_values(**filters)
+        with open_store(settings) as store:
+            return filtered_search(store, settings, text, k, chosen)
 
 
 @click.command()
@@ -44,15 +65,19 @@ def retrieve(settings: Settings, text: str, k: int) -> list[Result]:
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @data_dir_option
 @collection_option
-def query(text: str, k: int, as_json: bool, data_dir: Path | None, collection: str | None) -> None:
+@filter_options
+def query(text: str, k: int, as_json: bool, data_dir: Path | None, collection: str | None,
+          **filters: Any) -> None:
     """Find the stored chunks closest in meaning to TEXT.
 
     Exits 1 when nothing is found (with --json too, after printing []).
 
     \b
       ragmill query "a monster made by a scientist" -k 5
+      ragmill query "a proposal of marriage" --book 1342 --book 84
+      ragmill query "the sea" --language en --where '{"position": {"$lt": 50}}'
     """
-    results = retrieve(load_settings(data_dir, collection=collection), text, k)
+    results = retrieve(load_settings(data_dir, collection=collection), text, k, filters)
     if as_json:
         out.print_json(json.dumps([r.as_dict() for r in results]))
     elif not results:
@@ -74,8 +99,9 @@ def query(text: str, k: int, as_json: bool, data_dir: Path | None, collection: s
 @click.option("--json", "as_json", is_flag=True, help="Print the answer and sources as JSON.")
 @data_dir_option
 @collection_option
+@filter_options
 def ask(question: str, k: int, as_json: bool, data_dir: Path | None,
-        collection: str | None) -> None:
+        collection: str | None, **filters: Any) -> None:
     """Answer QUESTION from the stored books with the LLM, citing [book id:chunk].
 
     \b
@@ -86,7 +112,7 @@ def ask(question: str, k: int, as_json: bool, data_dir: Path | None,
     from tasks.llm.errors import LLMError
 
     settings = load_settings(data_dir, collection=collection)
-    results = retrieve(settings, question, k)
+    results = retrieve(settings, question, k, filters)
     if not results:
         fail("no chunks stored yet; run `ragmill ingest` first")
     if not settings.llm.configured:

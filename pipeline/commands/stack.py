@@ -16,6 +16,7 @@ from pipeline.commands.output import (
     out,
     sigterm_as_interrupt,
 )
+from pipeline.serve.process import DEFAULT_PORT
 from pipeline.stack import LocalStack, StackPlan, running_stack
 from pipeline.status import show_status
 
@@ -28,9 +29,12 @@ from pipeline.status import show_status
     "it needs FLOWER_BASIC_AUTH=user:password.",
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Embed processes (default: cores).")
+@click.option("--serve-port", type=click.IntRange(1, 65535), default=DEFAULT_PORT,
+              show_default=True, help="Port of the search service (ragmill serve) on 127.0.0.1.")
+@click.option("--no-serve", is_flag=True, help="Start no search service.")
 @click.option("--data-dir", type=click.Path(path_type=Path))
-def up(flower_port: int, flower_address: str | None, workers: int | None,
-       data_dir: Path | None) -> None:
+def up(flower_port: int, flower_address: str | None, workers: int | None, serve_port: int,
+       no_serve: bool, data_dir: Path | None) -> None:
     """Run the local stack with Flower in the foreground until Ctrl-C.
 
     While it runs, `ragmill ingest` and `ragmill query` in another terminal use it.
@@ -46,6 +50,7 @@ def up(flower_port: int, flower_address: str | None, workers: int | None,
         # An LLM worker when one is configured, so `ingest --contextualize` can use this stack.
         llm_threads=settings.llm.threads if settings.llm.configured else 0,
         remote_embed_threads=settings.remote_embed.threads if settings.remote_embedding else 0,
+        serve_port=None if no_serve else serve_port,
     )
     stack = LocalStack(settings.data_dir, plan, mode="up")
     sigterm_as_interrupt()
@@ -54,6 +59,7 @@ def up(flower_port: int, flower_address: str | None, workers: int | None,
             info = stack.start(wait_for_lock=5.0)
         console.print(
             f"Redis   {info.redis_url}\nChroma  {info.chroma_url}\nFlower  {info.flower_url}"
+            + (f"\nSearch  {info.serve_url}" if info.serve_url else "")
         )
         console.print(f"Logs in {stack.logs}. Ctrl-C stops everything.")
         while all(s.alive() for s in stack.services):

@@ -15,7 +15,7 @@ import numpy as np
 from pipeline.eval.matching import Retrieved
 from pipeline.eval.metrics import RECALL_KS, EvalResult, evaluate
 from pipeline.eval.questions import Question
-from tasks.embedding import Embedder
+from tasks.embedding.choice import TextEncoder
 from tasks.store import ChunkStore
 
 __all__ = ["StoreSearch", "evaluate_store"]
@@ -50,7 +50,7 @@ class StoreSearch:
 
 def evaluate_store(
     store: ChunkStore,
-    embedder: Embedder,
+    embedder: TextEncoder,
     questions: Sequence[Question],
     ks: Sequence[int] = RECALL_KS,
 ) -> tuple[EvalResult, dict[str, str]]:

@@ -63,7 +63,8 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         books = publish_real_or_synthetic(mirror, list(REAL_BOOKS))
         env["GUTENBERG_MIRROR"] = mirror.url
         process = subprocess.Popen(
-            [RAGMILL, "up", "--flower-port", str(port), "--data-dir", str(data_dir)],
+            [RAGMILL, "up", "--flower-port", str(port), "--serve-port", str(free_port()),
+             "--data-dir", str(data_dir)],
             env=env,
             cwd=root,
             stdout=log,

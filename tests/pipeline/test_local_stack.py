@@ -107,7 +107,8 @@ def test_up_keeps_a_stack_that_ingest_query_and_status_use(
     env = local_env(mirror[0])
     port = free_port()
     up = subprocess.Popen(
-        [RAGMILL, "up", "--data-dir", str(data), "--flower-port", str(port), "--workers", "1"],
+        [RAGMILL, "up", "--data-dir", str(data), "--flower-port", str(port), "--workers", "1",
+         "--serve-port", str(free_port())],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:

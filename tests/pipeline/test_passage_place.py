@@ -36,7 +36,7 @@ def test_missing_chapter_and_pages_are_left_out_of_the_metadata() -> None:
     assert not {"chapter", "page_first", "page_last", "context"} & set(metadata)
     result = Result.from_hit(1, Hit(id="84:3", score=0.9, text="t", metadata=metadata))
     assert result.place == "book 84"
-    assert result.page_first is None and result.chapter == ""
+    assert result.page_first is None and result.chapter is None
 
 
 def test_the_llm_sees_each_source_with_its_chapter_and_pages() -> None:

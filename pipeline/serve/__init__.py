@@ -1,0 +1,7 @@
+"""The search service: the HTTP API and page of `ragmill serve` over one Chroma server.
+
+    app.py      the FastAPI application: /api/search, /api/ask, /api/books, /health, the page
+    access.py   who may ask: loopback, or a bearer token (RAGMILL_SERVE_TOKEN) beyond it
+    process.py  `ragmill serve` as a service of the local stack (`ragmill up`)
+    static/     the page: plain HTML and a little JavaScript, no build step
+"""

@@ -1,0 +1,168 @@
+"""The search service's HTTP API and page, a FastAPI application over one `Library`.
+
+    GET /api/search?q=&k=&book=&author=&language=&title=&chapter=&where=&collection=
+        the JSON of `ragmill query --json` for the same question
+    GET /api/ask?...            the JSON of `ragmill ask --json` (same parameters)
+    GET /api/books?collection=  the JSON of `ragmill books --json`
+    GET /api/collections        the JSON of `ragmill collections --json`
+    GET /health                 200 once the model is loaded
+    GET /                       the page; /docs is the OpenAPI page
+
+Every error is one line of JSON, {"error": "..."}: 400 for a request that cannot be right, 401
+without the token, 404 for an unknown collection, 502 when the LLM fails, 503 when Chroma does
+not answer. Nothing a client sends makes the service stop serving.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from pipeline.api import Library, UnknownCollection
+from pipeline.errors import RagmillError, UsageError
+from pipeline.serve.access import authorized
+from tasks.llm.errors import LLMError
+
+PAGE = Path(__file__).parent / "static" / "index.html"
+
+
+class Libraries:
+    """The service's library and one per other collection asked for, all sharing one model."""
+
+    def __init__(self, default: Library) -> None:
+        self.default = default
+        self._others: dict[str, Library] = {}
+        self._lock = threading.Lock()
+
+    def get(self, collection: str | None) -> Library:
+        if not collection or collection == self.default.collection:
+            return self.default
+        with self._lock:
+            if collection not in self._others:
+                self._others[collection] = Library(
+                    collection, self.default.chroma_url, settings=self.default.settings,
+                    embedder=self.default.embedder,
+                )
+            return self._others[collection]
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def question_params(
+    q: Annotated[str, Query(description="The question.")] = "",
+    k: Annotated[int, Query(description="How many passages (1-1000).")] = 5,
+    book: Annotated[list[str] | None, Query(description="Book id; repeat for any of several.")]
+    = None,
+    author: Annotated[list[str] | None, Query()] = None,
+    language: Annotated[list[str] | None, Query()] = None,
+    title: Annotated[list[str] | None, Query()] = None,
+    chapter: Annotated[list[str] | None, Query()] = None,
+    where: Annotated[str | None, Query(description="A Chroma metadata filter (JSON).")] = None,
+    collection: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    """The parameters of a search or a question, as Library.search takes them."""
+    return {"question": q, "k": k, "book": book, "author": author, "language": language,
+            "title": title, "chapter": chapter, "where": where, "collection": collection}
+
+
+Question = Annotated[dict[str, Any], Depends(question_params)]
+
+
+def create_app(library: Library, *, token: str | None = None) -> FastAPI:
+    """The application serving `library`; with `token`, /api/* requires it as a bearer token."""
+    libraries = Libraries(library)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Load the model before the first request is accepted, so /health answering means
+        # searches are fast. The collection may not exist yet (a fresh `ragmill up`): searches
+        # answer 404 until an ingest creates it.
+        await run_in_threadpool(lambda: library.embedder)
+        yield
+
+    app = FastAPI(title="ragmill", summary="Search and ask the books ragmill ingested.",
+                  lifespan=lifespan)
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next: Callable[..., Any]) -> Any:
+        if request.url.path.startswith("/api/") and not authorized(
+            request.headers.get("authorization"), token
+        ):
+            return error(401, "this service needs its token: Authorization: Bearer <token>")
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "query")
+        return error(400, f"{where}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RagmillError)
+    async def ragmill_error(request: Request, exc: RagmillError) -> JSONResponse:
+        if isinstance(exc, UnknownCollection):
+            return error(404, str(exc))
+        return error(400 if isinstance(exc, UsageError) else 503, str(exc))
+
+    @app.exception_handler(LLMError)
+    async def llm_error(request: Request, exc: LLMError) -> JSONResponse:
+        return error(502, f"the LLM could not answer: {exc}")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return error(500, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        """200 once the model is loaded (the service accepts requests only then)."""
+        return {"status": "ok", "collection": library.collection,
+                "model": library.embedder.model_name, "backend": library.embedder.backend}
+
+    @app.get("/api/search")
+    def search(params: Question) -> list[dict[str, object]]:
+        """The closest passages, as `ragmill query --json` prints them."""
+        found = libraries.get(params.pop("collection")).search(params.pop("question"),
+                                                               params.pop("k"), **params)
+        return [r.as_dict() for r in found]
+
+    @app.get("/api/ask")
+    def ask(params: Question) -> dict[str, Any]:
+        """The LLM's answer with its cited passages, as `ragmill ask --json` prints it; without
+        an LLM configured, answer null and the closest passages."""
+        chosen = libraries.get(params.pop("collection"))
+        question, k = params.pop("question"), params.pop("k")
+        if not chosen.settings.llm.configured:
+            found = chosen.search(question, k, **params)
+            return {"question": question, "answer": None,
+                    "sources": [r.as_dict() for r in found]}
+        return chosen.ask(question, k, **params).as_dict()
+
+    @app.get("/api/books")
+    def books(collection: str | None = None) -> list[dict[str, object]]:
+        """The collection's books, as `ragmill books --json` prints them."""
+        return [b.as_dict() for b in libraries.get(collection).books()]
+
+    @app.get("/api/collections")
+    def collections() -> list[dict[str, object]]:
+        """The server's collections, as `ragmill collections --json` prints them."""
+        return [c.as_dict() for c in library.collections()]
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(PAGE, media_type="text/html")
+
+    return app

@@ -1,0 +1,111 @@
+"""A real Chroma server holding a small library of three books, embedded with the real model.
+
+Chunks are written through ChunkStore as the embed task writes them (book metadata, position,
+and for one book chapter and pages), so search, filters, listing and deletion run against
+exactly what an ingest stores, without the minutes an ingest through workers would take.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from pipeline.processes import free_port
+from tasks.embedding import Embedder
+from tasks.settings import Settings
+from tasks.store import ChunkStore, Metadata
+from tests.conftest import RAGMILL
+from tests.support.books import SUBJECTS
+from tests.support.servers import chroma_server
+
+LANGUAGES = {"1001": "en", "1002": "en", "1003": "fr"}
+LIBRARY = "library"
+
+
+@pytest.fixture(scope="session")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with chroma_server(tmp_path_factory.mktemp("search-chroma")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    settings = Settings.from_env()
+    return Embedder(settings.model, backend=settings.embed_backend)
+
+
+def book_chunks(book_id: str) -> tuple[list[str], list[str], list[Metadata]]:
+    """Ids, texts and metadata of one book: one chunk per sentence of its subject."""
+    title, author, sentences = SUBJECTS[book_id]
+    ids, metadatas = [], []
+    for position, _ in enumerate(sentences):
+        ids.append(f"{book_id}-{position:05d}")
+        meta: Metadata = {
+            "book_id": book_id, "title": title, "author": author,
+            "language": LANGUAGES[book_id], "source": f"gutenberg:{book_id}",
+            "position": position, "tokens": 20,
+        }
+        if book_id == "1002":  # a book whose format records chapters and pages
+            meta.update(chapter=f"Chapter {position // 3 + 1}", page_first=position + 1,
+                        page_last=position + 2)
+        metadatas.append(meta)
+    return ids, list(sentences), metadatas
+
+
+def fill(store: ChunkStore, embedder: Embedder, books: tuple[str, ...] = tuple(SUBJECTS)) -> None:
+    for book_id in books:
+        ids, texts, metadatas = book_chunks(book_id)
+        store.upsert(ids, embedder.encode(texts), texts, metadatas)
+
+
+@pytest.fixture(scope="session")
+def library(chroma_url: str, embedder: Embedder) -> Settings:
+    """Settings that point at a collection holding the three books (never changed by tests)."""
+    fill(ChunkStore.connect(chroma_url, LIBRARY), embedder)
+    return Settings.from_env().with_changes(chroma_url=chroma_url, collection=LIBRARY,
+                                            data_dir=Path.cwd() / "unused-data")
+
+
+@dataclass
+class Service:
+    """A running `ragmill serve` process and the environment it was started with."""
+
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def serve_process(library: Settings, log: Path, *, host: str = "127.0.0.1",
+                  **extra_env: str) -> Iterator[Service]:
+    """`ragmill serve` on a free port over the library collection, stopped when the block ends."""
+    port = free_port()
+    env = {**os.environ, "CHROMA_URL": str(library.chroma_url),
+           "RAGMILL_COLLECTION": library.collection, "HF_HUB_OFFLINE": "1", **extra_env}
+    env.pop("REDIS_URL", None)
+    with open(log, "wb") as out:
+        process = subprocess.Popen([RAGMILL, "serve", "--host", host, "--port", str(port)],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "ragmill serve did not answer /health in 120 s"
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.2)
+        yield Service(url, env, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
