@@ -13,7 +13,7 @@ from redis.retry import Retry
 
 from pipeline.errors import RagmillError
 from tasks.resources import redis_retry
-from tasks.settings import mask_url
+from tasks.setting_checks import mask_url
 
 
 class BrokerUnavailable(RagmillError):

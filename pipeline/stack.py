@@ -27,7 +27,7 @@ import redis
 
 from pipeline import services
 from pipeline.processes import Service, StackError
-from tasks.settings import SettingsError, check_basic_auth
+from tasks.setting_checks import SettingsError, check_basic_auth
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from tasks.setting_checks import (
+    SettingsError,
+    check_basic_auth,
+    check_http_url,
+    check_redis_url,
+    chroma_address,
+)
+
 # Local backends run the model in the worker; "openai" calls an OpenAI-compatible endpoint.
 EMBED_BACKENDS = ("torch", "onnx", "onnx-int8", "openai")
 REMOTE_BACKEND = "openai"
@@ -30,10 +38,6 @@ GUTENBERG_EDITIONS = ("txt", "epub", "html")
 COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
 
 T = TypeVar("T")
-
-
-class SettingsError(ValueError):
-    """An environment variable or option holds a value ragmill cannot use."""
 
 
 def env(
@@ -176,7 +180,7 @@ class RemoteEmbedSettings:
     def validated(self, backend: str, model: str) -> RemoteEmbedSettings:
         """Return self, or raise SettingsError naming the first unusable value."""
         if self.base_url is not None:
-            _check_http_url("EMBED_BASE_URL", self.base_url)
+            check_http_url("EMBED_BASE_URL", self.base_url)
         if backend != REMOTE_BACKEND:
             return self
         if self.base_url is None:
@@ -287,7 +291,7 @@ class Settings:
             check_redis_url(self.redis_url)
         if self.chroma_url is not None:
             chroma_address(self.chroma_url)
-        _check_http_url("GUTENBERG_MIRROR", self.mirror)
+        check_http_url("GUTENBERG_MIRROR", self.mirror)
         if self.gutenberg_edition not in GUTENBERG_EDITIONS:
             raise SettingsError(
                 f"RAGMILL_GUTENBERG_EDITION={self.gutenberg_edition!r} is not one of "
@@ -357,55 +361,3 @@ def _value(f: Field[Any], kind: Any, raw: str) -> Any:
     elif number < (1 if minimum is None else minimum):
         raise SettingsError(f"{name}={raw!r} must be at least {1 if minimum is None else minimum}")
     return number
-
-
-def check_basic_auth(value: str) -> str:
-    """Accept FLOWER_BASIC_AUTH's user:password[,user2:password2]; else a SettingsError."""
-    if any(":" not in pair or pair.startswith(":") for pair in value.split(",")):
-        raise SettingsError(
-            "FLOWER_BASIC_AUTH must look like user:password (several joined by commas)"
-        )
-    return value
-
-
-def check_redis_url(url: str) -> str:
-    """Accept redis://, rediss:// and unix:// URLs; anything else is a SettingsError."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss", "unix") or (
-        parts.scheme != "unix" and not parts.hostname
-    ):
-        raise SettingsError(
-            f"REDIS_URL={mask_url(url)!r} is not a Redis URL; expected redis://host:6379/0"
-        )
-    try:
-        parts.port  # noqa: B018 - parsing the port is the check
-    except ValueError as exc:
-        raise SettingsError(f"REDIS_URL={mask_url(url)!r} has a bad port: {exc}") from None
-    return url
-
-
-def chroma_address(url: str) -> tuple[str, int, bool]:
-    """(host, port, ssl) of a CHROMA_URL such as http://127.0.0.1:8000."""
-    _check_http_url("CHROMA_URL", url)
-    parts = urlsplit(url)
-    ssl = parts.scheme == "https"
-    try:
-        port = parts.port or (443 if ssl else 8000)
-    except ValueError as exc:
-        raise SettingsError(f"CHROMA_URL={url!r} has a bad port: {exc}") from None
-    return parts.hostname or "127.0.0.1", port, ssl
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***, safe to print and log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
-
-
-def _check_http_url(name: str, url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"{name}={url!r} is not an http(s) URL")

@@ -17,7 +17,7 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
-from tasks.settings import chroma_address
+from tasks.setting_checks import chroma_address
 
 Metadata = dict[str, str | int | float | bool]
 

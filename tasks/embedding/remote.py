@@ -31,8 +31,8 @@ import redis
 from tasks.embedding.batching import PlannedRequest, plan_requests
 from tasks.embedding.errors import EmbedRateLimited, MalformedEmbedReply, TransientEmbedError
 from tasks.embedding.remote_client import EmbeddingsClient, EmbedReply
-from tasks.llm.caller import DEFAULT_PAUSE, MAX_RATE_LIMITED, backoff
 from tasks.llm.ratelimit.redis_backend import RedisLimiter
+from tasks.llm.ratelimit.retrying import RetryPolicy, call_within_limit
 from tasks.llm.ratelimit.window import Limits
 from tasks.settings import RemoteEmbedSettings, Settings
 
@@ -135,43 +135,16 @@ class RemoteEmbedder:
         """The reply to one planned request, through the limit and retries; the requests sent
         and the tokens charged to the limit for them."""
         inputs = texts[request.start : request.stop]
-        limiter, reserved = self.limiter, request.tokens
-        failures = limited = sent = failed_tokens = 0
-        while True:
-            ticket = limiter.acquire(reserved) if limiter else None
-            sent += 1
-            try:
-                reply = self._client().embed(inputs)
-            except EmbedRateLimited as exc:
-                # The request may have counted at the endpoint: keep its reservation.
-                wait = exc.wait if exc.wait >= 0 else DEFAULT_PAUSE * (limited + 1)
-                if limiter and ticket:
-                    limiter.settle(ticket, reserved)
-                    limiter.pause(wait)
-                else:
-                    self._sleep(wait)
-                limited += 1
-                failed_tokens += reserved
-                if limited > MAX_RATE_LIMITED:
-                    raise
-                continue
-            except TransientEmbedError:
-                if limiter and ticket:
-                    limiter.settle(ticket, reserved)
-                failures += 1
-                failed_tokens += reserved
-                if failures > self.settings.max_retries:
-                    raise
-                self._sleep(backoff(failures))
-                continue
-            except BaseException:
-                if limiter and ticket:
-                    limiter.settle(ticket, reserved)
-                raise
-            used = reserved if reply.tokens is None else reply.tokens
-            if limiter and ticket:
-                limiter.settle(ticket, used)
-            return reply, sent, failed_tokens + used
+        reply, attempts = call_within_limit(
+            lambda: self._client().embed(inputs),
+            limiter=self.limiter,
+            reserved=request.tokens,
+            used_tokens=lambda reply: reply.tokens,
+            policy=RetryPolicy(EmbedRateLimited, TransientEmbedError, self.settings.max_retries),
+            sleep=self._sleep,
+        )
+        used = request.tokens if reply.tokens is None else reply.tokens
+        return reply, attempts.sent, attempts.failed_tokens + used
 
     def _check_dimension(self, dimension: int) -> None:
         if self._dimension is None:

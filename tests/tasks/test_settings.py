@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.settings import Settings, SettingsError, chroma_address, mask_url
+from tasks.setting_checks import chroma_address, mask_url
+from tasks.settings import Settings, SettingsError
 
 
 def test_defaults_need_no_environment() -> None:

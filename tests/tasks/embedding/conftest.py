@@ -3,30 +3,22 @@ books, a real redis-server and the local OpenAI-compatible embeddings server."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from pipeline.bench.corpus import BenchCorpus
 from tasks.settings import Settings
 from tests.support.embeddings_server import EmbeddingsServer, serve_embeddings
-from tests.support.servers import redis_server
+from tests.support.models import model_cache_at
 from tests.support.shared import require_gutenberg_books
 
 
 @pytest.fixture(scope="package")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    cache = tmp_path_factory.mktemp("embedding-model-cache")
-    saved = os.environ.get("RAGMILL_MODEL_CACHE")
-    os.environ["RAGMILL_MODEL_CACHE"] = str(cache)
-    yield cache
-    if saved is None:
-        os.environ.pop("RAGMILL_MODEL_CACHE", None)
-    else:
-        os.environ["RAGMILL_MODEL_CACHE"] = saved
+    with model_cache_at(tmp_path_factory.mktemp("embedding-model-cache")) as cache:
+        yield cache
 
 
 @pytest.fixture(scope="package")
@@ -40,17 +32,8 @@ def real_chunks() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def embed_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("embed-redis")) as url:
-        yield url
-
-
-@pytest.fixture
-def redis_client(embed_redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(embed_redis_url)
-    client.flushdb()
-    yield client
-    client.close()
+def embed_redis_url(own_redis_url: str) -> str:
+    return own_redis_url
 
 
 @pytest.fixture
@@ -58,8 +41,3 @@ def server() -> Iterator[EmbeddingsServer]:
     with serve_embeddings() as running:
         yield running
 
-
-def log_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "logs"
-    path.mkdir(exist_ok=True)
-    return path

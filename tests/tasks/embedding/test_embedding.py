@@ -21,21 +21,17 @@ from pipeline.bench.quality import QUERIES, compare
 from tasks.embedding import Embedder
 from tasks.embedding.cache import FP32_FILE, export_count, int8_config, int8_file, model_slug
 from tasks.settings import Settings, default_model
+from tests.support.models import model_cache_at
 from tests.support.shared import require_gutenberg_books
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    cache = tmp_path_factory.mktemp("model-cache")
-    saved = os.environ.get("RAGMILL_MODEL_CACHE")
-    os.environ["RAGMILL_MODEL_CACHE"] = str(cache)
-    yield cache
-    if saved is None:
-        os.environ.pop("RAGMILL_MODEL_CACHE", None)
-    else:
-        os.environ["RAGMILL_MODEL_CACHE"] = saved
+    """This module's own, so the export it counts is its own."""
+    with model_cache_at(tmp_path_factory.mktemp("model-cache")) as cache:
+        yield cache
 
 
 @pytest.fixture(scope="module")
