@@ -16,12 +16,18 @@ class QuietHandler(BaseHTTPRequestHandler):
         pass
 
     def send_body(
-        self, data: bytes, content_type: str = "text/plain; charset=utf-8", status: int = 200
+        self,
+        data: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        status: int = 200,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """Answer with `data` as the whole response body."""
+        """Answer with `data` as the whole response body, and any further `headers`."""
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 

@@ -25,6 +25,7 @@ from tasks.settings import Settings
 from tasks.store import ChunkStore, Metadata
 from tests.conftest import RAGMILL
 from tests.support.books import SUBJECTS
+from tests.support.chat_server import serve_llm
 from tests.support.servers import chroma_server
 
 LANGUAGES = {"1001": "en", "1002": "en", "1003": "fr"}
@@ -109,3 +110,12 @@ def serve_process(library: Settings, log: Path, *, host: str = "127.0.0.1",
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def service(library: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """`ragmill serve` over the library, with a local chat server for ask; one per module."""
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with serve_llm() as llm, serve_process(library, log, LLM_BASE_URL=llm.url,
+                                           LLM_MODEL="test-model") as running:
+        yield running

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +22,10 @@ from tasks.embedding import Embedder
 from tasks.settings import Settings
 from tests.conftest import RAGMILL, run_cli
 from tests.search.conftest import Service, serve_process
-from tests.support.chat_server import serve_llm
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = "a-test-token-of-some-length"
-
-
-@pytest.fixture(scope="module")
-def service(library: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with serve_llm() as llm, serve_process(library, log, LLM_BASE_URL=llm.url,
-                                           LLM_MODEL="test-model") as running:
-        yield running
 
 
 def get(service: Service, path: str, **params: Any) -> requests.Response:

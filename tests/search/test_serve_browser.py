@@ -8,29 +8,18 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tasks.settings import Settings
 from tests.e2e.test_flower_browser import browser  # noqa: F401 - the shared Chromium fixture
-from tests.search.conftest import Service, serve_process
-from tests.support.chat_server import serve_llm
+from tests.search.conftest import Service
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def service(library: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    log = tmp_path_factory.mktemp("serve-page") / "serve.log"
-    with serve_llm() as llm, serve_process(library, log, LLM_BASE_URL=llm.url,
-                                           LLM_MODEL="test-model") as running:
-        yield running
 
 
 def hits(page: Any) -> list[str]:

@@ -173,13 +173,7 @@ def serve_llm(**limits: Any) -> Iterator[LLMServer]:
                 status, headers, data = state.handle(body, arrived)
                 if state.latency:
                     time.sleep(state.latency)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_body(data, "application/json", status, headers)
 
     with serve_http(Handler) as base_url:
         state.url = f"{base_url}/v1"

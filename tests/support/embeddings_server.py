@@ -142,12 +142,7 @@ def serve_embeddings(**options: Any) -> Iterator[EmbeddingsServer]:
                 time.sleep(state.latency)
             else:
                 status, extra, data = 404, {}, b'{"error": "not found"}'
-            headers = {"Content-Type": "application/json", "Content-Length": str(len(data))}
-            self.send_response(status)
-            for name, value in {**headers, **extra}.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_body(data, "application/json", status, extra)
 
     with serve_http(Handler) as base_url:
         state.url = f"{base_url}/v1"
