@@ -43,7 +43,13 @@ def reader_embedder(store: ChunkStore, settings: Settings) -> TextEncoder:
         return query_embedder(settings)
     with record_errors():
         backend = recorded_backend(store, settings)
-    return Embedder(settings.model, backend=backend, batch_size=settings.encode_batch_size)
+    # EMBED_VARIANT belongs to EMBED_BACKEND; a collection recorded with another backend is
+    # read with that backend's default form.
+    variant = settings.embed_variant if backend == settings.embed_backend else ""
+    return Embedder(
+        settings.model, backend=backend, batch_size=settings.encode_batch_size,
+        variant=variant or None,
+    )
 
 
 def claim_collection(settings: Settings, chroma_url: str | None) -> None:

@@ -111,14 +111,14 @@ class CollectionRecord:
         return [name for name in names if getattr(self, name) != getattr(other, name)]
 
 
-def quantisation_of(backend: str) -> str:
-    """The numeric format a backend's model runs in."""
-    if backend != "onnx-int8":
+def quantisation_of(backend: str, variant: str = "") -> str:
+    """The numeric form a backend's model runs in: the variant's name for the ONNX backends
+    (fp32, int8-dynamic-avx512_vnni, ...), fp32 for the others."""
+    if backend not in ("onnx", "onnx-int8"):
         return "fp32"
-    from tasks.embedding.cache import int8_config
+    from tasks.embedding.variants import resolve
 
-    # sentence-transformers' dynamic quantisation configs differ per instruction set.
-    return f"int8-dynamic-{int8_config()}"
+    return resolve(backend, variant or None).name
 
 
 def model_name(model: str) -> str:
@@ -187,7 +187,7 @@ def expected_record(settings: Settings) -> CollectionRecord:
         model=model_name(settings.model),
         model_fingerprint=model_fingerprint(settings.model),
         backend=settings.embed_backend,
-        quantisation=quantisation_of(settings.embed_backend),
+        quantisation=quantisation_of(settings.embed_backend, settings.embed_variant),
         # An endpoint's dimension is EMBED_DIMENSIONS when set; its files are not at hand.
         dimension=(settings.remote_embed.dimensions or 0)
         if settings.remote_embedding

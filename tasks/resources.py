@@ -63,7 +63,10 @@ def embedder() -> Embedder:
     from tasks.embedding import Embedder
 
     s = settings()
-    return Embedder(s.model, backend=s.embed_backend, batch_size=s.encode_batch_size)
+    return Embedder(
+        s.model, backend=s.embed_backend, batch_size=s.encode_batch_size,
+        variant=s.embed_variant or None,
+    )
 
 
 @cache

@@ -211,6 +211,9 @@ class Settings:
     model: str = env("EMBED_MODEL", factory=default_model)
     # onnx (fp32) gives the same vectors as torch (cosine >= 0.999), faster (docs/performance.md).
     embed_backend: str = env("EMBED_BACKEND", "onnx")
+    # The form of the ONNX model a backend runs (fp32-O2, int8-dynamic-per-channel, ...); empty
+    # for the backend's default. tasks/embedding/variants.py lists them.
+    embed_variant: str = env("EMBED_VARIANT", "")
     embed_threads: int = env("EMBED_THREADS", 1)
     # Processes of an embed worker; 0 means one per core.
     embed_concurrency: int = env("EMBED_CONCURRENCY", 0, minimum=0)
@@ -301,6 +304,18 @@ class Settings:
             raise SettingsError(
                 f"EMBED_BACKEND={self.embed_backend!r} is not one of {', '.join(EMBED_BACKENDS)}"
             )
+        if self.embed_variant:
+            if self.embed_backend not in ("onnx", "onnx-int8"):
+                raise SettingsError(
+                    f"EMBED_VARIANT={self.embed_variant!r} applies to EMBED_BACKEND onnx or "
+                    f"onnx-int8, not {self.embed_backend!r}; unset it"
+                )
+            from tasks.embedding.variants import resolve
+
+            try:
+                resolve(self.embed_backend, self.embed_variant)
+            except ValueError as exc:
+                raise SettingsError(str(exc)) from None
         if not COLLECTION_NAME.fullmatch(self.collection):
             raise SettingsError(
                 f"RAGMILL_COLLECTION={self.collection!r}: use 3-512 letters, digits, '.', '-' "

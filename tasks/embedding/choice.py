@@ -31,4 +31,6 @@ def query_embedder(settings: Settings, redis_client: redis.Redis | None = None) 
         return remote_embedder(settings, redis_client)
     from tasks.embedding.embedder import Embedder
 
-    return Embedder(settings.model, backend=settings.embed_backend)
+    return Embedder(
+        settings.model, backend=settings.embed_backend, variant=settings.embed_variant or None
+    )

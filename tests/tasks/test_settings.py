@@ -63,3 +63,15 @@ def test_passwords_never_appear_in_error_messages() -> None:
 def test_mask_url_hides_only_the_password() -> None:
     assert mask_url("redis://user:pw@host:6379/0") == "redis://user:***@host:6379/0"
     assert mask_url("redis://host:6379/0") == "redis://host:6379/0"
+
+
+def test_an_embed_variant_must_be_one_of_its_backend_and_is_recorded() -> None:
+    from tasks.collection_record import expected_record
+
+    with pytest.raises(SettingsError, match=r"^EMBED_VARIANT='fp32-O2' applies to EMBED_BACKEND"):
+        Settings.from_env({"EMBED_BACKEND": "torch", "EMBED_VARIANT": "fp32-O2"})
+    with pytest.raises(SettingsError, match=r"is not a variant of EMBED_BACKEND='onnx-int8'"):
+        Settings.from_env({"EMBED_BACKEND": "onnx-int8", "EMBED_VARIANT": "fp32-O2"})
+    optimized = Settings.from_env({"EMBED_VARIANT": "fp32-O2"})
+    assert expected_record(optimized).quantisation == "fp32-O2"
+    assert expected_record(Settings.from_env({})).quantisation == "fp32"
