@@ -102,6 +102,12 @@ def sniff_file(path: Path) -> Format | None:
     return detect_format(head, path.name)
 
 
+def _promises_document(path: Path) -> bool:
+    """Named .epub, .docx or .pdf: a broken one is a bad book to report (the worker says what is
+    wrong with it), not a stray file to skip."""
+    return path.suffix.lower() in (".epub", ".docx", ".pdf")
+
+
 def _resolve_one(arg: str, skipped: list[str]) -> list[Source]:
     """Resolve a single argument to one or more sources, or raise SourceError."""
     text = arg.strip()
@@ -112,7 +118,7 @@ def _resolve_one(arg: str, skipped: list[str]) -> list[Source]:
         return [_url_source(text, scheme.group(1).lower(), arg)]
     path = Path(text).expanduser()
     if path.is_file():
-        if sniff_file(path) is None:
+        if sniff_file(path) is None and not _promises_document(path):
             raise SourceError(
                 f"{arg}: a binary file, not a document format ragmill reads; {_SUPPORTED}"
             )
@@ -141,10 +147,11 @@ def _folder_sources(folder: Path, arg: str, skipped: list[str]) -> list[Source]:
     found: list[tuple[tuple[str, str, int, str], Source]] = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         kind = sniff_file(path)
-        if kind is None:
+        if kind is None and not _promises_document(path):
             skipped.append(_display_path(path))
             continue
-        order = (str(path.parent), path.stem.lower(), _EDITION_ORDER[kind], path.name)
+        edition = _EDITION_ORDER[kind] if kind else len(_EDITION_ORDER)
+        order = (str(path.parent), path.stem.lower(), edition, path.name)
         found.append((order, Source("file", str(path.resolve()), _display_path(path))))
     if not found:
         raise SourceError(
