@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 
@@ -31,6 +31,9 @@ from pipeline.broker import client_app
 from pipeline.processes import Service
 from pipeline.services import start_redis, start_worker, wait_for_workers
 from pipeline.stack import service_env
+
+if TYPE_CHECKING:
+    from tests.support.chat_server import LLMServer
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,11 @@ class BenchResult:
         """Tokens accepted per window over LLM_TPM."""
         return self.tokens / (self.seconds / self.window) / self.tpm
 
+    @property
+    def utilisation(self) -> float:
+        """The share of the binding limit (requests or tokens, whichever is fuller) used."""
+        return max(self.ratio, self.token_ratio)
+
 
 @contextlib.contextmanager
 def private_redis(workdir: Path) -> Iterator[str]:
@@ -73,17 +81,57 @@ def private_redis(workdir: Path) -> Iterator[str]:
         service.stop(grace=5)
 
 
-def start_llm_workers(
-    n: int, threads: int, env: dict[str, str], log_dir: Path, tag: str = "llm"
+def start_workers(
+    role: str, n: int, threads: int, env: dict[str, str], log_dir: Path, tag: str
 ) -> list[Service]:
-    """`n` llm workers (threads pool, `threads` each), started together, each answering ping."""
+    """`n` workers of `role` (threads pool, `threads` each), started together, each answering
+    ping."""
     workers = {
-        f"{tag}{i}": start_worker("llm", env, log_dir, name=f"{tag}{i}", concurrency=threads,
+        f"{tag}{i}": start_worker(role, env, log_dir, name=f"{tag}{i}", concurrency=threads,
                                   wait=False)
         for i in range(n)
     }
     wait_for_workers(env["REDIS_URL"], workers)
     return list(workers.values())
+
+
+def start_llm_workers(
+    n: int, threads: int, env: dict[str, str], log_dir: Path, tag: str = "llm"
+) -> list[Service]:
+    """`n` llm workers (threads pool, `threads` each), started together, each answering ping."""
+    return start_workers("llm", n, threads, env, log_dir, tag)
+
+
+def measure(
+    server: LLMServer, *, processes: int, threads: int, rpm: int, tpm: int, window: float,
+    windows: int,
+) -> BenchResult:
+    """What `server` accepted over `windows` whole windows from its first accepted request.
+
+    The backlog must already be queued and larger than the limit allows in that time.
+    """
+    deadline = time.monotonic() + window * (windows + 3) + 30
+    while not server.accepted() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = server.accepted()[0].at if server.accepted() else time.time()
+    span = window * windows
+    while time.time() < first + span and time.monotonic() < deadline:
+        time.sleep(0.1)
+    accepted = [s for s in server.accepted() if first <= s.at < first + span]
+    max_n, _ = server.max_in_window()
+    return BenchResult(
+        processes=processes,
+        threads=threads,
+        accepted=len(accepted),
+        tokens=sum(s.tokens for s in accepted),
+        seconds=span,
+        limit_per_minute=rpm / window * 60,
+        violations=len(server.violations),
+        max_in_window=max_n,
+        rpm=rpm,
+        tpm=tpm,
+        window=window,
+    )
 
 
 def llm_env(base: dict[str, str], redis_url: str, server_url: str, **limits: Any) -> dict[str, str]:
@@ -118,28 +166,8 @@ def bench_one(
         workers = start_llm_workers(processes, threads, env, workdir / "logs")
         try:
             queue_prompts(app, rpm * (windows + 2))
-            deadline = time.monotonic() + window * (windows + 3) + 30
-            while not server.accepted() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            first = server.accepted()[0].at if server.accepted() else time.time()
-            span = window * windows
-            while time.time() < first + span and time.monotonic() < deadline:
-                time.sleep(0.1)
-            accepted = [s for s in server.accepted() if first <= s.at < first + span]
-            max_n, _ = server.max_in_window()
-            return BenchResult(
-                processes=processes,
-                threads=threads,
-                accepted=len(accepted),
-                tokens=sum(s.tokens for s in accepted),
-                seconds=span,
-                limit_per_minute=rpm / window * 60,
-                violations=len(server.violations),
-                max_in_window=max_n,
-                rpm=rpm,
-                tpm=tpm,
-                window=window,
-            )
+            return measure(server, processes=processes, threads=threads, rpm=rpm, tpm=tpm,
+                           window=window, windows=windows)
         finally:
             for w in workers:
                 w.stop(grace=10)
