@@ -27,6 +27,7 @@ from pipeline.ask import Answer, answer_question, make_chat
 from pipeline.chroma_function import BACKEND_KEY, MODEL_KEY
 from pipeline.errors import RagmillError, UsageError
 from pipeline.filters import Filters, filtered_search
+from pipeline.keyword import DEFAULT_MODE
 from pipeline.query import Result
 from pipeline.reading import record_errors
 from pipeline.stack import LocalStack, StackPlan, running_stack
@@ -200,21 +201,22 @@ class Library:
 
     def search(
         self, question: str, k: int = 5, *, where: str | dict[str, Any] | None = None,
-        **filters: str | Sequence[str] | None,
+        mode: str = DEFAULT_MODE, **filters: str | Sequence[str] | None,
     ) -> list[Result]:
         """The `k` chunks closest in meaning to `question`, best first.
 
         Filters: book, author, language, title, chapter (a value or a list of values, any of
-        which may match) and `where`, a raw Chroma filter (dict or JSON text).
+        which may match) and `where`, a raw Chroma filter (dict or JSON text). `mode`: "meaning",
+        "keyword" (BM25 over the words; loads no model) or "hybrid" (both, fused).
         """
         chosen = Filters.from_values(where=where, **filters)
+        encoder = None if mode == "keyword" else SerialEncoder(self.embedder)
         return filtered_search(self.store, self.settings, question, k, chosen,
-                               embedder=SerialEncoder(self.embedder),
-                               known_books=self._known_books)
+                               embedder=encoder, known_books=self._known_books, mode=mode)
 
     def ask(
         self, question: str, k: int = 5, *, where: str | dict[str, Any] | None = None,
-        **filters: str | Sequence[str] | None,
+        mode: str = DEFAULT_MODE, **filters: str | Sequence[str] | None,
     ) -> Answer:
         """The LLM's answer to `question` from the `k` closest chunks, with the ones it cites.
 
@@ -222,7 +224,7 @@ class Library:
         """
         if not self.settings.llm.configured:
             raise UsageError("no LLM is configured; set LLM_BASE_URL and LLM_MODEL")
-        results = self.search(question, k, where=where, **filters)
+        results = self.search(question, k, where=where, mode=mode, **filters)
         if not results:
             raise RagmillError(f"collection {self.collection} holds no chunks to answer from")
         return answer_question(question, results, make_chat(self.settings.llm, self.settings))

@@ -21,7 +21,8 @@ from chromadb.api.types import validate_where
 from chromadb.errors import InvalidArgumentError
 
 from pipeline.errors import UsageError
-from pipeline.query import Encoder, Result, search
+from pipeline.keyword import DEFAULT_MODE, check_mode, search_in_mode
+from pipeline.query import Encoder, Result
 from tasks.settings import Settings
 from tasks.store import ChunkStore
 
@@ -165,13 +166,16 @@ def check_books(store: ChunkStore, books: Iterable[str], known: set[str] | None 
 def filtered_search(
     store: ChunkStore, settings: Settings, text: str, k: int, filters: Filters, *,
     embedder: Encoder | None = None, known_books: set[str] | None = None,
+    mode: str = DEFAULT_MODE,
 ) -> list[Result]:
-    """`search` after every check: the question, k, the books named; Chroma's refusal of a
-    filter becomes a UsageError too."""
+    """`search` after every check: the question, k, the mode (meaning, keyword or hybrid,
+    pipeline/keyword.py), the books named; Chroma's refusal of a filter becomes a UsageError."""
     question = check_question(text)
     check_k(k)
+    check_mode(mode)
     check_books(store, filters.book, known_books)
     try:
-        return search(store, settings, question, k, where=filters.to_where(), embedder=embedder)
+        return search_in_mode(store, settings, question, k, mode, where=filters.to_where(),
+                              embedder=embedder)
     except InvalidArgumentError as exc:
         raise UsageError(f"Chroma refused the filter: {exc}") from None

@@ -10,17 +10,20 @@ from typing import Any
 import click
 
 from pipeline.commands.output import console, fail, load_settings, one_line_errors, out
-from pipeline.commands.read import collection_option, data_dir_option
+from pipeline.commands.read import collection_option, data_dir_option, mode_option
 from pipeline.eval import (
     EvalResult,
     Question,
     QuestionsError,
+    Retrieved,
     compare,
+    evaluate,
     load_questions,
     render_comparison,
     render_result,
 )
 from pipeline.eval.collection import evaluate_store
+from pipeline.keyword import DEFAULT_MODE, check_mode, hybrid_hits, keyword_hits
 from pipeline.reading import open_store
 from tasks.settings import Settings
 from tasks.store import ChunkStore
@@ -48,8 +51,32 @@ def read_questions(path: Path | None) -> tuple[Path, list[Question]]:
         fail(str(exc), 2)
 
 
+def evaluate_mode(
+    store: ChunkStore, settings: Settings, questions: list[Question], ks: list[int], mode: str
+) -> tuple[EvalResult, dict[str, str]]:
+    """Scores and book titles of keyword or hybrid search, asked as `ragmill query` asks."""
+    from pipeline.reading import reader_embedder
+
+    texts = list(dict.fromkeys(q.question for q in questions))
+    vectors = (dict(zip(texts, reader_embedder(store, settings).encode(texts), strict=True))
+               if mode == "hybrid" else {})
+    titles: dict[str, str] = {}
+
+    def search(text: str, k: int) -> list[Retrieved]:
+        hits = (hybrid_hits(store, vectors[text], text, k) if mode == "hybrid"
+                else keyword_hits(store, text, k))
+        for hit in hits:
+            titles.setdefault(str(hit.metadata.get("book_id", "")),
+                              str(hit.metadata.get("title", "")))
+        return [Retrieved(id=h.id, text=h.text, book_id=str(h.metadata.get("book_id", "")))
+                for h in hits]
+
+    return evaluate(questions, search, ks), titles
+
+
 def evaluate_collection(
-    store: ChunkStore, settings: Settings, questions: list[Question], ks: list[int]
+    store: ChunkStore, settings: Settings, questions: list[Question], ks: list[int],
+    mode: str = DEFAULT_MODE,
 ) -> tuple[EvalResult, dict[str, str], str]:
     """Scores, book titles and the backend the questions were embedded with."""
     from pipeline.reading import reader_embedder
@@ -60,6 +87,9 @@ def evaluate_collection(
             f"questions are about into it first (ragmill ingest ... --collection "
             f"{store.collection.name})"
         )
+    if mode != "meaning":
+        result, titles = evaluate_mode(store, settings, questions, ks, mode)
+        return result, titles, "bm25" if mode == "keyword" else f"{settings.embed_backend}+bm25"
     embedder = reader_embedder(store, settings)
     result, titles = evaluate_store(store, embedder, questions, ks)
     return result, titles, embedder.backend
@@ -74,6 +104,7 @@ def evaluate_collection(
               help="Also score this collection and pair the two question by question.")
 @data_dir_option
 @collection_option
+@mode_option
 def eval_command(
     questions_file: Path | None,
     k_list: str,
@@ -81,6 +112,7 @@ def eval_command(
     other: str | None,
     data_dir: Path | None,
     collection: str | None,
+    mode: str,
 ) -> None:
     """Score retrieval over a collection: recall@k and MRR@10, overall and per book.
 
@@ -91,21 +123,25 @@ def eval_command(
     \b
       ragmill eval my-questions.jsonl --collection books
       ragmill eval --collection fp32 --compare int8     # paired: found by one only, both
+      ragmill eval --collection books --mode hybrid     # keyword and meaning fused
     """
     ks = parse_ks(k_list)
+    with one_line_errors():
+        check_mode(mode)
     settings = load_settings(data_dir, collection=collection)
     path, questions = read_questions(questions_file)
     with one_line_errors(), open_store(settings, check=False) as store:
-        result, titles, backend = evaluate_collection(store, settings, questions, ks)
+        result, titles, backend = evaluate_collection(store, settings, questions, ks, mode)
         second = None
         if other is not None:
             other_store = ChunkStore(store.client, load_settings(collection=other).collection)
-            second = evaluate_collection(other_store, settings, questions, ks)
+            second = evaluate_collection(other_store, settings, questions, ks, mode)
     name = settings.collection
     if as_json:
         report: dict[str, Any] = {
             "questions_file": str(path),
             "collection": name,
+            "mode": mode,
             "backend": backend,
             **result.as_dict(),
         }

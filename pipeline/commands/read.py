@@ -21,6 +21,7 @@ from pipeline.commands.output import (
     print_passages,
 )
 from pipeline.filters import FIELDS, Filters, filtered_search
+from pipeline.keyword import DEFAULT_MODE, MODES, check_mode
 from pipeline.query import Result
 from pipeline.reading import open_store
 from tasks.settings import Settings
@@ -32,6 +33,11 @@ data_dir_option = click.option(
 )
 collection_option = click.option(
     "--collection", envvar="RAGMILL_COLLECTION", help="Chroma collection (default: ragmill)."
+)
+# A plain string checked by check_mode, so a wrong value is one line like every other mistake.
+mode_option = click.option(
+    "--mode", default=DEFAULT_MODE, show_default=True, metavar="|".join(MODES),
+    help="Search by meaning, by keyword (BM25) or both fused (docs/search.md).",
 )
 
 
@@ -51,11 +57,13 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def retrieve(settings: Settings, text: str, k: int, filters: dict[str, Any]) -> list[Result]:
+def retrieve(settings: Settings, text: str, k: int, filters: dict[str, Any],
+             mode: str = DEFAULT_MODE) -> list[Result]:
     with one_line_errors():
+        check_mode(mode)
         chosen = Filters.from_values(**filters)
         with open_store(settings) as store:
-            return filtered_search(store, settings, text, k, chosen)
+            return filtered_search(store, settings, text, k, chosen, mode=mode)
 
 
 @click.command()
@@ -65,10 +73,11 @@ def retrieve(settings: Settings, text: str, k: int, filters: dict[str, Any]) -> 
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @data_dir_option
 @collection_option
+@mode_option
 @filter_options
 def query(text: str, k: int, as_json: bool, data_dir: Path | None, collection: str | None,
-          **filters: Any) -> None:
-    """Find the stored chunks closest in meaning to TEXT.
+          mode: str, **filters: Any) -> None:
+    """Find the stored chunks closest in meaning to TEXT (or sharing its words: --mode).
 
     Exits 1 when nothing is found (with --json too, after printing []).
 
@@ -76,8 +85,9 @@ def query(text: str, k: int, as_json: bool, data_dir: Path | None, collection: s
       ragmill query "a monster made by a scientist" -k 5
       ragmill query "a proposal of marriage" --book 1342 --book 84
       ragmill query "the sea" --language en --where '{"position": {"$lt": 50}}'
+      ragmill query "Queequeg" --mode keyword
     """
-    results = retrieve(load_settings(data_dir, collection=collection), text, k, filters)
+    results = retrieve(load_settings(data_dir, collection=collection), text, k, filters, mode)
     if as_json:
         out.print_json(json.dumps([r.as_dict() for r in results]))
     elif not results:
@@ -99,9 +109,10 @@ def query(text: str, k: int, as_json: bool, data_dir: Path | None, collection: s
 @click.option("--json", "as_json", is_flag=True, help="Print the answer and sources as JSON.")
 @data_dir_option
 @collection_option
+@mode_option
 @filter_options
 def ask(question: str, k: int, as_json: bool, data_dir: Path | None,
-        collection: str | None, **filters: Any) -> None:
+        collection: str | None, mode: str, **filters: Any) -> None:
     """Answer QUESTION from the stored books with the LLM, citing [book id:chunk].
 
     \b
@@ -112,7 +123,7 @@ def ask(question: str, k: int, as_json: bool, data_dir: Path | None,
     from tasks.llm.errors import LLMError
 
     settings = load_settings(data_dir, collection=collection)
-    results = retrieve(settings, question, k, filters)
+    results = retrieve(settings, question, k, filters, mode)
     if not results:
         fail("no chunks stored yet; run `ragmill ingest` first")
     if not settings.llm.configured:

@@ -1,7 +1,8 @@
 """The search service's HTTP API and page, a FastAPI application over one `Library`.
 
-    GET /api/search?q=&k=&book=&author=&language=&title=&chapter=&where=&collection=
-        the JSON of `ragmill query --json` for the same question
+    GET /api/search?q=&k=&book=&author=&language=&title=&chapter=&where=&collection=&mode=
+        the JSON of `ragmill query --json` for the same question (mode: meaning, keyword,
+        hybrid; docs/search.md)
     GET /api/ask?...            the JSON of `ragmill ask --json` (same parameters)
     GET /api/books?collection=  the JSON of `ragmill books --json`
     GET /api/collections        the JSON of `ragmill collections --json`
@@ -29,6 +30,7 @@ from starlette.exceptions import HTTPException
 
 from pipeline.api import Library, UnknownCollection
 from pipeline.errors import RagmillError, UsageError
+from pipeline.keyword import DEFAULT_MODE
 from pipeline.serve.access import authorized
 from tasks.llm.errors import LLMError
 
@@ -70,10 +72,13 @@ def question_params(
     chapter: Annotated[list[str] | None, Query()] = None,
     where: Annotated[str | None, Query(description="A Chroma metadata filter (JSON).")] = None,
     collection: Annotated[str | None, Query()] = None,
+    mode: Annotated[str, Query(description="meaning, keyword (BM25) or hybrid.")]
+    = DEFAULT_MODE,
 ) -> dict[str, Any]:
     """The parameters of a search or a question, as Library.search takes them."""
     return {"question": q, "k": k, "book": book, "author": author, "language": language,
-            "title": title, "chapter": chapter, "where": where, "collection": collection}
+            "title": title, "chapter": chapter, "where": where, "collection": collection,
+            "mode": mode}
 
 
 Question = Annotated[dict[str, Any], Depends(question_params)]
