@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,7 +194,8 @@ class Library:
         one line when the collection records vectors made by another model or backend."""
         with self._lock:
             if self._embedder is None:
-                with record_errors():
+                # A collection not yet made has no record to check: the service starts first.
+                with suppress(UnknownCollection), record_errors():
                     check_reader(self.store, self.settings)
                 self._embedder = query_embedder(self.settings)
             return self._embedder
