@@ -174,17 +174,24 @@ def bench_one(
             app.close()
 
 
+def add_limit_arguments(
+    parser: argparse.ArgumentParser, *, rpm: int, window: float, windows: int
+) -> None:
+    """The options of every limit benchmark: processes, threads, and the limit and its window."""
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    parser.add_argument("--rpm", type=int, default=rpm, help="requests per window")
+    parser.add_argument("--tpm", type=int, default=0,
+                        help="tokens per window (default: so many that requests bind)")
+    parser.add_argument("--window", type=float, default=window, help="window seconds (real: 60)")
+    parser.add_argument("--windows", type=int, default=windows, help="windows measured per run")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.bench.llm_limit", description=(__doc__ or "").splitlines()[0]
     )
-    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
-    parser.add_argument("--rpm", type=int, default=60, help="requests per window")
-    parser.add_argument("--tpm", type=int, default=0,
-                        help="tokens per window (default: so many that requests bind)")
-    parser.add_argument("--window", type=float, default=10.0, help="window seconds (real: 60)")
-    parser.add_argument("--windows", type=int, default=3, help="windows measured per run")
+    add_limit_arguments(parser, rpm=60, window=10.0, windows=3)
     parser.add_argument("--latency", type=float, default=0.05, help="server reply delay, s")
     args = parser.parse_args(argv)
     tpm = args.tpm or args.rpm * 10_000

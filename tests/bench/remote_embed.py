@@ -33,7 +33,13 @@ from celery import Celery
 from pipeline.broker import client_app
 from pipeline.stack import service_env
 from tasks.messages import BookInfo, ChunkItem, EmbedBatch, send_options
-from tests.bench.llm_limit import BenchResult, measure, private_redis, start_workers
+from tests.bench.llm_limit import (
+    BenchResult,
+    add_limit_arguments,
+    measure,
+    private_redis,
+    start_workers,
+)
 
 # Common English words: nearly every one is a single token of the MiniLM tokenizer.
 WORDS = [
@@ -146,15 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.bench.remote_embed", description=(__doc__ or "").splitlines()[0]
     )
-    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
+    add_limit_arguments(parser, rpm=6, window=6.0, windows=4)
     parser.add_argument("--latency", type=float, nargs="+", default=[0.05, 0.5],
                         help="server reply delays, s")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
-    parser.add_argument("--rpm", type=int, default=6, help="requests per window")
-    parser.add_argument("--tpm", type=int, default=0,
-                        help="tokens per window (default: so many that requests bind)")
-    parser.add_argument("--window", type=float, default=6.0, help="window seconds (real: 60)")
-    parser.add_argument("--windows", type=int, default=4, help="windows measured per run")
     parser.add_argument("--inputs", type=int, default=4,
                         help="chunks per batch and per request (EMBED_MAX_INPUTS)")
     parser.add_argument("--words", type=int, default=20, help="words per chunk")
