@@ -14,8 +14,11 @@ from pipeline.bench.corpus import BenchCorpusError
 from pipeline.bench.report import write
 from pipeline.bench.runner import Bench, BenchOptions
 from pipeline.processes import StackError
-from tasks.settings import EMBED_BACKENDS, Settings, SettingsError
+from tasks.settings import EMBED_BACKENDS, REMOTE_BACKEND, Settings, SettingsError
 
+# The bench measures this machine's CPU; an endpoint's speed is its own benchmark
+# (tests/bench/remote_embed.py).
+LOCAL_BACKENDS = tuple(b for b in EMBED_BACKENDS if b != REMOTE_BACKEND)
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "gutenberg"
 
@@ -34,10 +37,10 @@ def _ints(name: str, raw: str) -> list[int]:
 
 def _backends(raw: str) -> list[str]:
     names = [b.strip() for b in raw.split(",") if b.strip()]
-    bad = [b for b in names if b not in EMBED_BACKENDS]
+    bad = [b for b in names if b not in LOCAL_BACKENDS]
     if bad or not names:
         raise click.BadParameter(
-            f"{raw!r}: choose from {', '.join(EMBED_BACKENDS)}", param_hint="--backends"
+            f"{raw!r}: choose from {', '.join(LOCAL_BACKENDS)}", param_hint="--backends"
         )
     return names
 
@@ -61,7 +64,7 @@ def _backends(raw: str) -> list[str]:
 )
 @click.option(
     "--backends",
-    default=",".join(EMBED_BACKENDS),
+    default=",".join(LOCAL_BACKENDS),
     show_default=True,
     help="Backends for the bare-encode limit and the quality comparison.",
 )
