@@ -72,6 +72,7 @@ def test_an_embed_variant_must_be_one_of_its_backend_and_is_recorded() -> None:
         Settings.from_env({"EMBED_BACKEND": "torch", "EMBED_VARIANT": "fp32-O2"})
     with pytest.raises(SettingsError, match=r"is not a variant of EMBED_BACKEND='onnx-int8'"):
         Settings.from_env({"EMBED_BACKEND": "onnx-int8", "EMBED_VARIANT": "fp32-O2"})
-    optimized = Settings.from_env({"EMBED_VARIANT": "fp32-O2"})
+    optimized = Settings.from_env({"EMBED_BACKEND": "onnx", "EMBED_VARIANT": "fp32-O2"})
     assert expected_record(optimized).quantisation == "fp32-O2"
-    assert expected_record(Settings.from_env({})).quantisation == "fp32"
+    assert expected_record(Settings.from_env({"EMBED_BACKEND": "onnx"})).quantisation == "fp32"
+    assert expected_record(Settings.from_env({})).quantisation.startswith("int8-dynamic-")

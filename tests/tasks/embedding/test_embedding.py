@@ -181,9 +181,9 @@ def test_worker_process_init_limits_threads_before_the_model_loads(
     assert seen == {"torch_imported": False, "onnx": int(threads), "backend": "onnx"}
 
 
-def test_default_backend_is_onnx() -> None:
-    assert Settings.from_env({}).embed_backend == "onnx"
-    assert Settings.from_env({"EMBED_BACKEND": "onnx-int8"}).embed_backend == "onnx-int8"
+def test_default_backend_is_onnx_int8() -> None:
+    assert Settings.from_env({}).embed_backend == "onnx-int8"
+    assert Settings.from_env({"EMBED_BACKEND": "onnx"}).embed_backend == "onnx"
 
 
 def test_unknown_backend_fails_with_its_name() -> None:
