@@ -67,6 +67,8 @@ class EmbeddingsServer(LLMServer):
     random_retry_after: float = 1.0
     # The share of requests answered 500 at random.
     random_500: float = 0.0
+    # Draws the random failures: seed it for the same failures at the same request numbers.
+    rng: random.Random = field(default_factory=random.Random)
     inputs: int = 0
     notices: list[Notice] = field(default_factory=list)
     _encode_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -115,9 +117,9 @@ class EmbeddingsServer(LLMServer):
             tokens = sum(model().token_lengths(texts))
         with self._lock:
             failure = self._failures.popleft() if self._failures else None
-            if failure is None and self.random_429 and random.random() < self.random_429:
+            if failure is None and self.random_429 and self.rng.random() < self.random_429:
                 failure = ("429", self.random_retry_after)
-            if failure is None and self.random_500 and random.random() < self.random_500:
+            if failure is None and self.random_500 and self.rng.random() < self.random_500:
                 failure = ("500", 0.0)
             if failure is None:
                 wait = self._admit(now, tokens)
@@ -126,7 +128,9 @@ class EmbeddingsServer(LLMServer):
                     self.log.append(served)
                     self.violations.append(served)
                     return 429, {"Retry-After": f"{wait:.3f}"}, b'{"error": "rate"}'
-            self.log.append(Served(now, 200 if failure is None else 0, tokens, ""))
+            # A failure's kind ("500", "429", ...) is kept where the chat server keeps content.
+            self.log.append(Served(now, 200 if failure is None else 0, tokens,
+                                   "" if failure is None else failure[0]))
         if failure is not None:
             kind, after = failure
             if kind == "429":
