@@ -21,9 +21,11 @@ import pytest
 import redis
 
 from pipeline.broker import client_app
+from tasks.embedding.remote import RemoteEmbedder, make_limiter
+from tasks.settings import RemoteEmbedSettings
 from tasks.store import ChunkStore
 from tests.conftest import run_cli
-from tests.support.embeddings_server import serve_embeddings
+from tests.support.embeddings_server import MODEL, serve_embeddings
 from tests.support.mirror import Mirror
 from tests.support.remote_cluster import RemoteCluster, remote_cluster
 
@@ -121,6 +123,53 @@ def test_a_refused_key_fails_each_book_with_one_line(
         assert "401" in reason and "EMBED_API_KEY" in reason and f"{server.url}" in reason
         assert "\n" not in reason and KEY not in reason
     assert KEY not in result.stdout + result.stderr
+
+
+def test_a_question_waits_for_the_shared_limit_or_fails_in_one_line_unsent(
+    remote: RemoteCluster, collection: str
+) -> None:
+    assert remote.ingest(collection, "1002").code == 0
+    server = remote.server
+    # What an ingest does to the shared limit: a whole window of requests, then a 429 that
+    # paused every process for a while.
+    settings = RemoteEmbedSettings(
+        base_url=server.url, api_key=KEY, rpm=RPM, tpm=TPM, window_seconds=WINDOW,
+        max_inputs=1, limit_name=remote.env["EMBED_LIMIT_NAME"],
+    )
+    client = redis.Redis.from_url(remote.redis_url)
+    limiter = make_limiter(settings, MODEL, client)
+    RemoteEmbedder(settings, MODEL, limiter).embed([f"chunk {i}" for i in range(RPM)])
+    limiter.pause(30)
+    spent = server.requests_seen()
+
+    impatient = run_cli(["query", "--collection", collection, "the station master"],
+                        {**remote.env, "EMBED_TIMEOUT": "1"})
+    assert impatient.code == 1
+    line = impatient.stderr.strip()
+    assert "\n" not in line and "EMBED_TIMEOUT=1" in line and "shared limit" in line, line
+    assert server.requests_seen() == spent, "the question went out while the limit was paused"
+
+    client.delete(limiter.paused_key)
+    until = limiter.pause(8)
+    patient = run_cli(["query", "--collection", collection, "--json", "the station master"],
+                      remote.env)
+    assert patient.code == 0, patient.stderr
+    assert server.requests_seen() == spent + 1 and server.violations == []
+    assert server.log[-1].at >= until - 0.05, "the question did not wait for the pause"
+    client.close()
+
+
+def test_a_refused_key_is_one_line_on_query_without_the_key(
+    remote: RemoteCluster, collection: str
+) -> None:
+    assert remote.ingest(collection, "1002").code == 0
+    wrong = "sk-wrong-key-5555555555"
+    result = run_cli(["query", "--collection", collection, "--json", "the station master"],
+                     {**remote.env, "EMBED_API_KEY": wrong})
+    assert result.code == 1 and result.stdout == ""
+    line = result.stderr.strip()
+    assert "\n" not in line and "401" in line and "EMBED_API_KEY" in line, line
+    assert wrong not in line and "Traceback" not in line
 
 
 def test_the_key_stays_out_of_task_events_worker_logs_and_redis(
