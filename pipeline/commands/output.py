@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from pipeline.errors import RagmillError
 from pipeline.query import Result
+from tasks.embedding.errors import RemoteEmbedError
 from tasks.settings import Settings, SettingsError
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -42,6 +43,8 @@ def one_line_errors() -> Iterator[None]:
         fail(str(exc), 2)
     except RagmillError as exc:
         fail(str(exc), exc.exit_code)
+    except RemoteEmbedError as exc:  # the embeddings endpoint refused or its limit was busy
+        fail(str(exc), 1)
 
 
 def load_settings(data_dir: Path | None = None, **overrides: Any) -> Settings:

@@ -23,12 +23,21 @@ class TextEncoder(Protocol):
 
 
 def query_embedder(settings: Settings, redis_client: redis.Redis | None = None) -> TextEncoder:
-    """An embedder for questions; an endpoint's requests count against the shared limit when
-    `redis_client` (the cluster's Redis) is given."""
+    """An embedder for questions.
+
+    An endpoint's requests count against the same shared limit as the workers' (requests and
+    tokens, and a 429 pauses everyone) in the cluster's Redis: `redis_client`, else REDIS_URL's.
+    A question waits for that limit at most EMBED_TIMEOUT seconds, then fails with one line
+    (EmbedLimitBusy) rather than hang behind an ingest.
+    """
     if settings.remote_embedding:
         from tasks.embedding.remote import remote_embedder
 
-        return remote_embedder(settings, redis_client)
+        if redis_client is None and settings.redis_url:
+            redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+        return remote_embedder(
+            settings, redis_client, max_wait=settings.remote_embed.timeout
+        )
     from tasks.embedding.embedder import Embedder
 
     return Embedder(

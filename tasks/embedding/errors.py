@@ -3,6 +3,7 @@
     RemoteEmbedError            anything that went wrong talking to the embeddings endpoint
     ├── EmbedRateLimited        the endpoint said 429: every process waits `wait` seconds
     ├── TransientEmbedError     5xx, timeout, connection error: retry with backoff
+    ├── EmbedLimitBusy          the shared limit admitted nothing within a question's wait
     └── FinalEmbedError         retrying will not help; the batch's book fails with this line
         ├── EmbedRequestRejected   401/403 (the key), 404 (the model or URL), other 4xx
         ├── EmbedBatchTooLarge     413, or a 400 saying the batch or an input is too large
@@ -28,6 +29,10 @@ class EmbedRateLimited(RemoteEmbedError):
 
 class TransientEmbedError(RemoteEmbedError):
     """A failure that may pass: 5xx, timeout, connection refused or reset."""
+
+
+class EmbedLimitBusy(RemoteEmbedError):
+    """The shared limit would not admit a request before its caller's bound (a question)."""
 
 
 class FinalEmbedError(RemoteEmbedError):

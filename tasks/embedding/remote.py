@@ -29,9 +29,14 @@ import numpy as np
 import redis
 
 from tasks.embedding.batching import PlannedRequest, plan_requests
-from tasks.embedding.errors import EmbedRateLimited, MalformedEmbedReply, TransientEmbedError
+from tasks.embedding.errors import (
+    EmbedLimitBusy,
+    EmbedRateLimited,
+    MalformedEmbedReply,
+    TransientEmbedError,
+)
 from tasks.embedding.remote_client import EmbeddingsClient, EmbedReply
-from tasks.llm.ratelimit.redis_backend import RedisLimiter
+from tasks.llm.ratelimit.redis_backend import AdmissionTimeout, RedisLimiter
 from tasks.llm.ratelimit.retrying import RetryPolicy, call_within_limit
 from tasks.llm.ratelimit.window import Limits
 from tasks.settings import RemoteEmbedSettings, Settings
@@ -71,6 +76,8 @@ class RemoteEmbedder:
     """Embeds texts through one endpoint; safe to share between the threads of a worker.
 
     Without a limiter (no cluster Redis: one question from one process) requests go straight out.
+    With `max_wait` (seconds; questions) one `embed` call waits at most that long for the limit
+    and then raises EmbedLimitBusy; without it (workers' batches) it waits as long as it takes.
     """
 
     backend = BACKEND
@@ -83,8 +90,10 @@ class RemoteEmbedder:
         *,
         client_factory: Callable[[], EmbeddingsClient] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_wait: float | None = None,
     ) -> None:
         self.settings = settings
+        self.max_wait = max_wait
         self.model_name = model
         self.limiter = limiter
         self.url = settings.embeddings_url
@@ -119,10 +128,11 @@ class RemoteEmbedder:
             max_tokens=self.settings.request_token_cap,
             endpoint=self.url,
         )
+        deadline = None if self.max_wait is None else time.monotonic() + self.max_wait
         parts: list[np.ndarray] = []
         requests_sent = tokens = 0
         for request in plan:
-            reply, sent, charged = self._send(texts, request)
+            reply, sent, charged = self._send(texts, request, deadline)
             self._check_dimension(reply.vectors.shape[1])
             parts.append(reply.vectors)
             requests_sent += sent
@@ -130,21 +140,35 @@ class RemoteEmbedder:
         return Embedded(np.concatenate(parts), requests_sent, tokens)
 
     def _send(
-        self, texts: Sequence[str], request: PlannedRequest
+        self, texts: Sequence[str], request: PlannedRequest, deadline: float | None
     ) -> tuple[EmbedReply, int, int]:
         """The reply to one planned request, through the limit and retries; the requests sent
         and the tokens charged to the limit for them."""
         inputs = texts[request.start : request.stop]
-        reply, attempts = call_within_limit(
-            lambda: self._client().embed(inputs),
-            limiter=self.limiter,
-            reserved=request.tokens,
-            used_tokens=lambda reply: reply.tokens,
-            policy=RetryPolicy(EmbedRateLimited, TransientEmbedError, self.settings.max_retries),
-            sleep=self._sleep,
-        )
+        try:
+            reply, attempts = call_within_limit(
+                lambda: self._client().embed(inputs),
+                limiter=self.limiter,
+                reserved=request.tokens,
+                used_tokens=lambda reply: reply.tokens,
+                policy=RetryPolicy(
+                    EmbedRateLimited, TransientEmbedError, self.settings.max_retries
+                ),
+                sleep=self._sleep,
+                deadline=deadline,
+            )
+        except AdmissionTimeout as exc:
+            raise self._busy(exc.wait) from None
         used = request.tokens if reply.tokens is None else reply.tokens
         return reply, attempts.sent, attempts.failed_tokens + used
+
+    def _busy(self, wait: float) -> EmbedLimitBusy:
+        s = self.settings
+        return EmbedLimitBusy(
+            f"{self.url}: the shared limit ({s.rpm} requests and {s.tpm} tokens per "
+            f"{s.window_seconds:g} s) admits nothing for {wait:.1f} s, longer than a question "
+            f"waits (EMBED_TIMEOUT={s.timeout:g} s); ingests are using it, ask again shortly"
+        )
 
     def _check_dimension(self, dimension: int) -> None:
         if self._dimension is None:
@@ -162,11 +186,14 @@ class RemoteEmbedder:
         return found
 
 
-def remote_embedder(settings: Settings, redis_client: redis.Redis | None) -> RemoteEmbedder:
-    """A RemoteEmbedder for `settings`, under the shared limit when `redis_client` is given."""
+def remote_embedder(
+    settings: Settings, redis_client: redis.Redis | None, *, max_wait: float | None = None
+) -> RemoteEmbedder:
+    """A RemoteEmbedder for `settings`, under the shared limit when `redis_client` is given,
+    waiting for it at most `max_wait` seconds per call when given."""
     remote = settings.remote_embed
     limiter = make_limiter(remote, settings.model, redis_client) if redis_client else None
-    return RemoteEmbedder(remote, settings.model, limiter)
+    return RemoteEmbedder(remote, settings.model, limiter, max_wait=max_wait)
 
 
 @cache

@@ -3,25 +3,31 @@
 An io worker and two `embed-remote` worker processes (threads pool) share one limit in Redis and
 call the local embeddings server (real all-MiniLM-L6-v2 vectors), which counts requests and
 tokens per window itself. The window is shortened to 4 seconds with proportional limits, so the
-limit binds within a test; the limiter's rules do not depend on the window's length.
+limit binds within a test; the limiter's rules do not depend on the window's length. The API key
+is required by the server and checked to stay out of the output, the failures, the task events
+Flower shows, the worker logs and Redis. test_remote_embedding_faults.py adds random faults.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+import redis
 
-from pipeline.processes import Service
-from pipeline.services import start_worker, wait_for_workers
-from pipeline.stack import service_env
+from pipeline.broker import client_app
+from tasks.embedding.remote import RemoteEmbedder, make_limiter
+from tasks.settings import RemoteEmbedSettings
 from tasks.store import ChunkStore
-from tests.conftest import Result, run_cli
-from tests.support.embeddings_server import MODEL, EmbeddingsServer, serve_embeddings
+from tests.conftest import run_cli
+from tests.support.embeddings_server import MODEL, serve_embeddings
 from tests.support.mirror import Mirror
-from tests.support.servers import chroma_server, redis_server
+from tests.support.remote_cluster import RemoteCluster, remote_cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -31,49 +37,19 @@ TPM = 60_000
 KEY = "sk-test-key-0123456789"
 
 
-@dataclass
-class RemoteCluster:
-    server: EmbeddingsServer
-    chroma_url: str
-    env: dict[str, str]
-
-    def ingest(self, collection: str, *ids: str) -> Result:
-        return run_cli(
-            ["ingest", "--json", "--no-progress", "--collection", collection, *ids], self.env
-        )
-
-
 @pytest.fixture(scope="module")
 def remote(
     tmp_path_factory: pytest.TempPathFactory,
     mirror: tuple[Mirror, dict[str, bytes]],
 ) -> Iterator[RemoteCluster]:
     root = tmp_path_factory.mktemp("remote")
-    # A redis of its own: the session cluster's io worker must not take these books' tasks.
     with serve_embeddings(rpm=RPM, tpm=TPM, window=WINDOW, latency=0.05,
-                          api_key=KEY) as server, chroma_server(root) as chroma_url, \
-            redis_server(root / "redis") as redis_url:
-        env = service_env(root)
-        env.update(
-            REDIS_URL=redis_url, CHROMA_URL=chroma_url, GUTENBERG_MIRROR=mirror[0].url,
-            RAGMILL_DATA_DIR=str(root), EMBED_BACKEND="openai", EMBED_BASE_URL=server.url,
-            EMBED_MODEL=MODEL, EMBED_API_KEY=KEY, EMBED_RPM=str(RPM), EMBED_TPM=str(TPM),
-            EMBED_WINDOW_SECONDS=str(WINDOW), EMBED_MAX_INPUTS="16", RAGMILL_BATCH_CHUNKS="16",
-            EMBED_TIMEOUT="30", EMBED_LIMIT_NAME=f"e2e-{os.getpid()}",
-        )
-        workers: dict[str, Service] = {
-            name: start_worker(role, env, root / "logs", name=name, concurrency=threads,
-                               wait=False)
-            for name, role, threads in (
-                ("rio", "io", 4), ("remote1", "embed-remote", 4), ("remote2", "embed-remote", 4)
-            )
-        }
-        try:
-            wait_for_workers(redis_url, workers)
-            yield RemoteCluster(server, chroma_url, env)
-        finally:
-            for worker in workers.values():
-                worker.stop(grace=20)
+                          api_key=KEY) as server, remote_cluster(
+        root, mirror[0].url, server, EMBED_API_KEY=KEY, EMBED_RPM=str(RPM),
+        EMBED_TPM=str(TPM), EMBED_WINDOW_SECONDS=str(WINDOW), EMBED_MAX_INPUTS="16",
+        RAGMILL_BATCH_CHUNKS="16",
+    ) as cluster:
+        yield cluster
 
 
 def test_ingest_stays_within_the_limit_stores_every_chunk_once_and_reruns_for_free(
@@ -147,3 +123,103 @@ def test_a_refused_key_fails_each_book_with_one_line(
         assert "401" in reason and "EMBED_API_KEY" in reason and f"{server.url}" in reason
         assert "\n" not in reason and KEY not in reason
     assert KEY not in result.stdout + result.stderr
+
+
+def test_a_question_waits_for_the_shared_limit_or_fails_in_one_line_unsent(
+    remote: RemoteCluster, collection: str
+) -> None:
+    assert remote.ingest(collection, "1002").code == 0
+    server = remote.server
+    # What an ingest does to the shared limit: a whole window of requests, then a 429 that
+    # paused every process for a while.
+    settings = RemoteEmbedSettings(
+        base_url=server.url, api_key=KEY, rpm=RPM, tpm=TPM, window_seconds=WINDOW,
+        max_inputs=1, limit_name=remote.env["EMBED_LIMIT_NAME"],
+    )
+    client = redis.Redis.from_url(remote.redis_url)
+    limiter = make_limiter(settings, MODEL, client)
+    RemoteEmbedder(settings, MODEL, limiter).embed([f"chunk {i}" for i in range(RPM)])
+    limiter.pause(30)
+    spent = server.requests_seen()
+
+    impatient = run_cli(["query", "--collection", collection, "the station master"],
+                        {**remote.env, "EMBED_TIMEOUT": "1"})
+    assert impatient.code == 1
+    line = impatient.stderr.strip()
+    assert "\n" not in line and "EMBED_TIMEOUT=1" in line and "shared limit" in line, line
+    assert server.requests_seen() == spent, "the question went out while the limit was paused"
+
+    client.delete(limiter.paused_key)
+    until = limiter.pause(8)
+    patient = run_cli(["query", "--collection", collection, "--json", "the station master"],
+                      remote.env)
+    assert patient.code == 0, patient.stderr
+    assert server.requests_seen() == spent + 1 and server.violations == []
+    assert server.log[-1].at >= until - 0.05, "the question did not wait for the pause"
+    client.close()
+
+
+def test_a_refused_key_is_one_line_on_query_without_the_key(
+    remote: RemoteCluster, collection: str
+) -> None:
+    assert remote.ingest(collection, "1002").code == 0
+    wrong = "sk-wrong-key-5555555555"
+    result = run_cli(["query", "--collection", collection, "--json", "the station master"],
+                     {**remote.env, "EMBED_API_KEY": wrong})
+    assert result.code == 1 and result.stdout == ""
+    line = result.stderr.strip()
+    assert "\n" not in line and "401" in line and "EMBED_API_KEY" in line, line
+    assert wrong not in line and "Traceback" not in line
+
+
+def test_the_key_stays_out_of_task_events_worker_logs_and_redis(
+    remote: RemoteCluster, collection: str
+) -> None:
+    # Flower shows what the task events carry (args, kwargs, results); so do `celery events`.
+    with task_events(remote.redis_url) as events:
+        result = remote.ingest(collection, "1001")
+        assert result.code == 0, result.stderr
+        time.sleep(1.0)  # the last events are on their way
+    embedded = [e for e in events if e.get("type") == "task-received"
+                and e.get("name") == "ragmill.embed_batch"]
+    # Messages travel as kwargs, shown as their summary (tasks.messages.send_options).
+    assert embedded and "1001" in str(embedded[0].get("kwargs")), "no task arguments were seen"
+    assert KEY not in json.dumps(events, default=str)
+    logs = "".join(p.read_text(errors="replace") for p in remote.logs.glob("*.log"))
+    assert "ragmill.embed_batch" in logs and KEY not in logs
+    assert KEY not in redis_contents(remote.redis_url)
+
+
+@contextmanager
+def task_events(redis_url: str) -> Iterator[list[dict[str, Any]]]:
+    """Every Celery event sent while the block runs, as Flower receives them."""
+    app = client_app(redis_url)
+    seen: list[dict[str, Any]] = []
+    with app.connection_for_read() as connection:
+        receiver = app.events.Receiver(connection, handlers={"*": seen.append})
+        thread = threading.Thread(
+            target=lambda: receiver.capture(limit=None, timeout=None, wakeup=False), daemon=True
+        )
+        thread.start()
+        time.sleep(0.5)  # subscribed before the first event is sent
+        try:
+            yield seen
+        finally:
+            receiver.should_stop = True
+            thread.join(10)
+    app.close()
+
+
+def redis_contents(redis_url: str) -> str:
+    """Every key and value in the cluster's Redis, as one text."""
+    client = redis.Redis.from_url(redis_url)
+    readers: dict[Any, Callable[[Any], Any]] = {
+        b"string": client.get, b"hash": client.hgetall, b"set": client.smembers,
+        b"list": lambda key: client.lrange(key, 0, -1),
+        b"zset": lambda key: client.zrange(key, 0, -1, withscores=True),
+        b"stream": lambda key: client.xrange(key),
+    }
+    parts = [f"{key!r} {readers[client.type(key)](key)!r}" for key in client.scan_iter()
+             if client.type(key) in readers]
+    client.close()
+    return "\n".join(parts)

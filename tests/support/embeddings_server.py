@@ -6,7 +6,12 @@ a sliding window of requests and tokens (the chat server's, tests/support/chat_s
 request that would take it over EMBED_RPM/EMBED_TPM is a *violation*, answered 429 with
 Retry-After and recorded. It can be told to fail: the next N requests answered 500, 429 (with a
 chosen Retry-After), 401, 413, bad JSON, too few vectors or vectors of the wrong dimension; a
-share of requests answered 429 at random; every reply delayed; a key required.
+share of requests answered 429 (with Retry-After) or 500 at random; every reply delayed; a key
+required.
+
+Every 429 is recorded as a `Notice`: when its reply left the server and when it told the client
+to come back (that moment plus Retry-After), so a test can check that no request from any
+process arrived before it (`early_requests`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,14 @@ FAILURES: dict[str, tuple[int, bytes]] = {
 }
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A 429 as sent: the reply left after `told` and said to come back at `until`."""
+
+    told: float
+    until: float
+
+
 @cache
 def model() -> Embedder:
     """The bundled model, loaded once per test process (torch: no export step)."""
@@ -52,13 +65,36 @@ class EmbeddingsServer(LLMServer):
     # The share of requests answered 429 (Retry-After `random_retry_after`) whatever the window.
     random_429: float = 0.0
     random_retry_after: float = 1.0
+    # The share of requests answered 500 at random.
+    random_500: float = 0.0
+    # Draws the random failures: seed it for the same failures at the same request numbers.
+    rng: random.Random = field(default_factory=random.Random)
     inputs: int = 0
+    notices: list[Notice] = field(default_factory=list)
     _encode_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def requests_seen(self) -> int:
         """Every request received, whatever its answer."""
         with self._lock:
             return len(self.log)
+
+    def record_notice(self, told: float, headers: dict[str, str]) -> None:
+        """Note a 429 whose reply left at `told`, saying Retry-After in `headers`."""
+        with self._lock:
+            self.notices.append(Notice(told, told + float(headers["Retry-After"])))
+
+    def early_requests(self, since: int = 0, grace: float = 0.1) -> list[tuple[Served, Notice]]:
+        """Requests (from the `since`-th on) that arrived while a 429 said to stay away.
+
+        A request arriving within `grace` seconds after a 429 left was let through before its
+        client had heard of it (admitted, then on the wire), so it is not counted.
+        """
+        with self._lock:
+            log, notices = self.log[since:], list(self.notices)
+        return [
+            (served, notice) for notice in notices for served in log
+            if notice.told + grace < served.at < notice.until
+        ]
 
     def handle_embeddings(
         self, body: bytes, now: float, authorization: str
@@ -81,8 +117,10 @@ class EmbeddingsServer(LLMServer):
             tokens = sum(model().token_lengths(texts))
         with self._lock:
             failure = self._failures.popleft() if self._failures else None
-            if failure is None and self.random_429 and random.random() < self.random_429:
+            if failure is None and self.random_429 and self.rng.random() < self.random_429:
                 failure = ("429", self.random_retry_after)
+            if failure is None and self.random_500 and self.rng.random() < self.random_500:
+                failure = ("500", 0.0)
             if failure is None:
                 wait = self._admit(now, tokens)
                 if wait > 0:
@@ -90,7 +128,9 @@ class EmbeddingsServer(LLMServer):
                     self.log.append(served)
                     self.violations.append(served)
                     return 429, {"Retry-After": f"{wait:.3f}"}, b'{"error": "rate"}'
-            self.log.append(Served(now, 200 if failure is None else 0, tokens, ""))
+            # A failure's kind ("500", "429", ...) is kept where the chat server keeps content.
+            self.log.append(Served(now, 200 if failure is None else 0, tokens,
+                                   "" if failure is None else failure[0]))
         if failure is not None:
             kind, after = failure
             if kind == "429":
@@ -142,6 +182,8 @@ def serve_embeddings(**options: Any) -> Iterator[EmbeddingsServer]:
                 time.sleep(state.latency)
             else:
                 status, extra, data = 404, {}, b'{"error": "not found"}'
+            if status == 429:  # before it leaves: the client hears it no earlier than this
+                state.record_notice(time.time(), extra)
             self.send_body(data, "application/json", status, extra)
 
     with serve_http(Handler) as base_url:
