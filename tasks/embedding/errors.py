@@ -14,20 +14,18 @@ Every message names the endpoint's URL and never the API key.
 
 from __future__ import annotations
 
+from tasks.endpoint_errors import EndpointRateLimited, TransientEndpointError
+
 
 class RemoteEmbedError(RuntimeError):
     """Anything that went wrong talking to the embeddings endpoint."""
 
 
-class EmbedRateLimited(RemoteEmbedError):
+class EmbedRateLimited(EndpointRateLimited, RemoteEmbedError):
     """The endpoint answered 429; every process must wait `wait` seconds (-1: it did not say)."""
 
-    def __init__(self, message: str, wait: float) -> None:
-        super().__init__(message)
-        self.wait = wait
 
-
-class TransientEmbedError(RemoteEmbedError):
+class TransientEmbedError(TransientEndpointError, RemoteEmbedError):
     """A failure that may pass: 5xx, timeout, connection refused or reset."""
 
 

@@ -31,13 +31,11 @@ import redis
 from tasks.embedding.batching import PlannedRequest, plan_requests
 from tasks.embedding.errors import (
     EmbedLimitBusy,
-    EmbedRateLimited,
     MalformedEmbedReply,
-    TransientEmbedError,
 )
 from tasks.embedding.remote_client import EmbeddingsClient, EmbedReply
 from tasks.llm.ratelimit.redis_backend import AdmissionTimeout, RedisLimiter
-from tasks.llm.ratelimit.retrying import RetryPolicy, call_within_limit
+from tasks.llm.ratelimit.retrying import call_within_limit
 from tasks.llm.ratelimit.window import Limits
 from tasks.settings import RemoteEmbedSettings, Settings
 
@@ -151,9 +149,7 @@ class RemoteEmbedder:
                 limiter=self.limiter,
                 reserved=request.tokens,
                 used_tokens=lambda reply: reply.tokens,
-                policy=RetryPolicy(
-                    EmbedRateLimited, TransientEmbedError, self.settings.max_retries
-                ),
+                max_retries=self.settings.max_retries,
                 sleep=self._sleep,
                 deadline=deadline,
             )

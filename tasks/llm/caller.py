@@ -11,9 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from tasks.llm.client import ChatClient, Message, Reply, reserve_tokens
-from tasks.llm.errors import RateLimited, TransientLLMError
 from tasks.llm.ratelimit.redis_backend import RedisLimiter
-from tasks.llm.ratelimit.retrying import RetryPolicy, call_within_limit
+from tasks.llm.ratelimit.retrying import call_within_limit
 from tasks.settings import LLMSettings
 
 
@@ -51,7 +50,7 @@ class LLMCaller:
             limiter=self.limiter,
             reserved=reserve_tokens(messages, max_tokens),
             used_tokens=lambda reply: reply.total_tokens,
-            policy=RetryPolicy(RateLimited, TransientLLMError, self.settings.max_retries),
+            max_retries=self.settings.max_retries,
             sleep=self._sleep,
             deadline=deadline,
         )

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from tasks.endpoint_errors import EndpointRateLimited, TransientEndpointError
+
 
 class LLMError(RuntimeError):
     """Anything that went wrong talking to the LLM."""
@@ -20,15 +22,11 @@ class LLMNotConfigured(LLMError):
     """No LLM endpoint is configured."""
 
 
-class RateLimited(LLMError):
+class RateLimited(EndpointRateLimited, LLMError):
     """The endpoint answered 429; every worker must wait `wait` seconds."""
 
-    def __init__(self, message: str, wait: float) -> None:
-        super().__init__(message)
-        self.wait = wait
 
-
-class TransientLLMError(LLMError):
+class TransientLLMError(TransientEndpointError, LLMError):
     """A failure that may pass: 5xx, timeout, connection refused or reset."""
 
 

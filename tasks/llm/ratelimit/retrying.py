@@ -9,6 +9,9 @@
         and go round again, at most `max_retries` times
     on anything else: raise at once, retrying would not help
 
+A 429 is an EndpointRateLimited and a transient failure a TransientEndpointError
+(tasks/endpoint_errors.py); each endpoint's own error tree derives its two from them.
+
 Chat completions (tasks/llm/caller.py) and remote embeddings (tasks/embedding/remote.py) both
 go through it, so the two keep one behaviour under one limit.
 """
@@ -18,8 +21,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
+from tasks.endpoint_errors import EndpointRateLimited, TransientEndpointError
 from tasks.llm.ratelimit.redis_backend import RedisLimiter
 
 BACKOFF_BASE = 0.5
@@ -30,12 +34,6 @@ MAX_RATE_LIMITED = 20
 DEFAULT_PAUSE = 1.0
 
 R = TypeVar("R")
-
-
-class RateLimitedError(Protocol):
-    """A 429: `wait` is its Retry-After in seconds, negative when it named none."""
-
-    wait: float
 
 
 def backoff(attempt: int, rng: random.Random | None = None) -> float:
@@ -52,22 +50,13 @@ class Attempts:
     failed_tokens: int = 0
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Which errors are a 429 and which are worth a retry, and how many retries."""
-
-    rate_limited: type[Exception]
-    transient: type[Exception]
-    max_retries: int
-
-
 def call_within_limit(
     send: Callable[[], R],
     *,
     limiter: RedisLimiter | None,
     reserved: int,
     used_tokens: Callable[[R], int | None],
-    policy: RetryPolicy,
+    max_retries: int,
     sleep: Callable[[float], None],
     deadline: float | None = None,
 ) -> tuple[R, Attempts]:
@@ -85,9 +74,8 @@ def call_within_limit(
         attempts.sent += 1
         try:
             reply = send()
-        except policy.rate_limited as exc:
-            wait = getattr(exc, "wait", -1.0)
-            wait = wait if wait >= 0 else DEFAULT_PAUSE * (limited + 1)
+        except EndpointRateLimited as exc:
+            wait = exc.wait if exc.wait >= 0 else DEFAULT_PAUSE * (limited + 1)
             if limiter and ticket:
                 limiter.settle(ticket, reserved)
                 limiter.pause(wait)
@@ -98,12 +86,12 @@ def call_within_limit(
             if limited > MAX_RATE_LIMITED:
                 raise
             continue
-        except policy.transient:
+        except TransientEndpointError:
             if limiter and ticket:
                 limiter.settle(ticket, reserved)
             failures += 1
             attempts.failed_tokens += reserved
-            if failures > policy.max_retries:
+            if failures > max_retries:
                 raise
             sleep(backoff(failures))
             continue
