@@ -25,9 +25,9 @@ from tasks.embedding.remote import RemoteEmbedder, make_limiter
 from tasks.settings import RemoteEmbedSettings
 from tasks.store import ChunkStore
 from tests.conftest import run_cli
-from tests.support.embeddings_server import MODEL, serve_embeddings
+from tests.support.embeddings_server import MODEL
 from tests.support.mirror import Mirror
-from tests.support.remote_cluster import RemoteCluster, remote_cluster
+from tests.support.remote_cluster import RemoteCluster, limited_remote_cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -42,12 +42,9 @@ def remote(
     tmp_path_factory: pytest.TempPathFactory,
     mirror: tuple[Mirror, dict[str, bytes]],
 ) -> Iterator[RemoteCluster]:
-    root = tmp_path_factory.mktemp("remote")
-    with serve_embeddings(rpm=RPM, tpm=TPM, window=WINDOW, latency=0.05,
-                          api_key=KEY) as server, remote_cluster(
-        root, mirror[0].url, server, EMBED_API_KEY=KEY, EMBED_RPM=str(RPM),
-        EMBED_TPM=str(TPM), EMBED_WINDOW_SECONDS=str(WINDOW), EMBED_MAX_INPUTS="16",
-        RAGMILL_BATCH_CHUNKS="16",
+    with limited_remote_cluster(
+        tmp_path_factory.mktemp("remote"), mirror[0].url, rpm=RPM, tpm=TPM, window=WINDOW,
+        key=KEY, chunks_per_request=16,
     ) as cluster:
         yield cluster
 

@@ -17,9 +17,8 @@ import pytest
 
 from tasks.store import ChunkStore
 from tests.support.books import expected_chunk_ids
-from tests.support.embeddings_server import serve_embeddings
 from tests.support.mirror import Mirror
-from tests.support.remote_cluster import RemoteCluster, remote_cluster
+from tests.support.remote_cluster import RemoteCluster, limited_remote_cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -41,14 +40,10 @@ def faulty(
     tmp_path_factory: pytest.TempPathFactory,
     mirror: tuple[Mirror, dict[str, bytes]],
 ) -> Iterator[RemoteCluster]:
-    root = tmp_path_factory.mktemp("remote-faults")
-    with serve_embeddings(
-        rpm=RPM, tpm=TPM, window=WINDOW, latency=0.05, api_key=KEY, random_429=0.08,
+    with limited_remote_cluster(
+        tmp_path_factory.mktemp("remote-faults"), mirror[0].url, rpm=RPM, tpm=TPM,
+        window=WINDOW, key=KEY, chunks_per_request=1, random_429=0.08,
         random_retry_after=RETRY_AFTER, random_500=0.05, rng=random.Random(SEED),
-    ) as server, remote_cluster(
-        root, mirror[0].url, server, EMBED_API_KEY=KEY, EMBED_RPM=str(RPM),
-        EMBED_TPM=str(TPM), EMBED_WINDOW_SECONDS=str(WINDOW), EMBED_MAX_INPUTS="1",
-        RAGMILL_BATCH_CHUNKS="1",
     ) as cluster:
         yield cluster
 

@@ -1,7 +1,8 @@
 """A cluster that embeds through the local /v1/embeddings server: a redis-server and a Chroma
 server of its own, an io worker and several `embed-remote` worker processes, all real.
 
-The remote-embedding end-to-end tests each start one with their own limit and batch sizes.
+The remote-embedding end-to-end tests each start one with their own limit and batch sizes
+(`limited_remote_cluster`: the server and the workers under one limit and one key).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pipeline.processes import Service
 from pipeline.services import start_worker, wait_for_workers
 from pipeline.stack import service_env
 from tests.conftest import Result, run_cli
-from tests.support.embeddings_server import MODEL, EmbeddingsServer
+from tests.support.embeddings_server import MODEL, EmbeddingsServer, serve_embeddings
 from tests.support.servers import chroma_server, redis_server
 
 
@@ -65,3 +66,20 @@ def remote_cluster(
         finally:
             for worker in workers.values():
                 worker.stop(grace=20)
+
+
+@contextmanager
+def limited_remote_cluster(
+    root: Path, mirror_url: str, *, rpm: int, tpm: int, window: float, key: str,
+    chunks_per_request: int, **server_options: object,
+) -> Iterator[RemoteCluster]:
+    """The embeddings server (50 ms a request, requiring `key`; `server_options` such as random
+    faults) and a cluster whose workers know its limit and key; each embed task and request
+    carries `chunks_per_request` chunks."""
+    with serve_embeddings(rpm=rpm, tpm=tpm, window=window, latency=0.05, api_key=key,
+                          **server_options) as server, remote_cluster(
+        root, mirror_url, server, EMBED_API_KEY=key, EMBED_RPM=str(rpm), EMBED_TPM=str(tpm),
+        EMBED_WINDOW_SECONDS=str(window), EMBED_MAX_INPUTS=str(chunks_per_request),
+        RAGMILL_BATCH_CHUNKS=str(chunks_per_request),
+    ) as cluster:
+        yield cluster
