@@ -21,6 +21,7 @@ from tasks.settings import EMBED_BACKENDS, REMOTE_BACKEND, Settings, SettingsErr
 LOCAL_BACKENDS = tuple(b for b in EMBED_BACKENDS if b != REMOTE_BACKEND)
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "gutenberg"
+FOLDER = click.Path(path_type=Path)
 
 
 def _ints(name: str, raw: str) -> list[int]:
@@ -92,20 +93,10 @@ def _backends(raw: str) -> list[str]:
     is_flag=True,
     help="A few minutes: sizes 500,1000, 500-chunk samples, no batch sweep.",
 )
-@click.option(
-    "--corpus",
-    "corpus_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_CORPUS,
-    help="Folder of pg<id>.txt books with a catalog.csv.",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path),
-    default=Path("bench-results"),
-    help="Where bench.json and bench.md are written.",
-)
+@click.option("--corpus", "corpus_dir", type=FOLDER, default=DEFAULT_CORPUS,
+              help="Folder of pg<id>.txt books with a catalog.csv.")
+@click.option("--out", "out_dir", type=FOLDER, default=Path("bench-results"),
+              help="Where bench.json and bench.md are written.")
 @click.option(
     "--retrieval-chunks",
     type=click.IntRange(min=0),

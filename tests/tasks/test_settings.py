@@ -18,15 +18,11 @@ def test_defaults_need_no_environment() -> None:
 
 
 def test_environment_overrides_defaults() -> None:
-    settings = Settings.from_env(
-        {
-            "REDIS_URL": "redis://:secret@10.0.0.5:6380/2",
-            "CHROMA_URL": "http://10.0.0.6:8001",
-            "GUTENBERG_MIRROR": "http://mirror.local/gutenberg",
-            "RAGMILL_CHUNK_TOKENS": "120",
-            "RAGMILL_BOOKS_IN_FLIGHT": "3",
-        }
-    )
+    settings = Settings.from_env({
+        "REDIS_URL": "redis://:secret@10.0.0.5:6380/2", "CHROMA_URL": "http://10.0.0.6:8001",
+        "GUTENBERG_MIRROR": "http://mirror.local/gutenberg", "RAGMILL_CHUNK_TOKENS": "120",
+        "RAGMILL_BOOKS_IN_FLIGHT": "3",
+    })
     assert settings.redis_url == "redis://:secret@10.0.0.5:6380/2"
     assert chroma_address(settings.chroma_url or "") == ("10.0.0.6", 8001, False)
     assert settings.mirror == "http://mirror.local/gutenberg"

@@ -15,16 +15,10 @@ def test_defaults_mean_no_llm_and_a_one_minute_window() -> None:
 
 
 def test_a_full_configuration_is_read() -> None:
-    settings = LLMSettings.from_env(
-        {
-            "LLM_BASE_URL": "http://127.0.0.1:8080/v1/",
-            "LLM_MODEL": "llama",
-            "LLM_API_KEY": "sk-x",
-            "LLM_RPM": "500",
-            "LLM_TPM": "90000",
-            "LLM_WINDOW_SECONDS": "5",
-        }
-    )
+    settings = LLMSettings.from_env({
+        "LLM_BASE_URL": "http://127.0.0.1:8080/v1/", "LLM_MODEL": "llama", "LLM_API_KEY": "sk-x",
+        "LLM_RPM": "500", "LLM_TPM": "90000", "LLM_WINDOW_SECONDS": "5",
+    })
     assert settings.configured
     assert settings.chat_url == "http://127.0.0.1:8080/v1/chat/completions"
     assert (settings.rpm, settings.tpm, settings.window_seconds) == (500, 90000, 5.0)
