@@ -7,4 +7,6 @@ APT_EXTRA="chromium chromium-driver docker-compose ${APT_EXTRA:-}" PIP_EXTRAS="[
 export HF_HUB_OFFLINE=1
 .venv/bin/ruff check .
 .venv/bin/mypy
-.venv/bin/pytest "$@"
+# Two test processes, each taking whole files (a file's servers start once): most tests wait on
+# workers and servers, so two overlap well even on two cores. RAGMILL_TEST_PROCESSES=0 runs one.
+.venv/bin/pytest -n "${RAGMILL_TEST_PROCESSES:-2}" --dist loadfile "$@"

@@ -25,6 +25,7 @@ TABLES = {
     "security": "Security",
 }
 _rows: list[dict[str, Any]] = []
+ROWS_PROPERTY = "reliability-rows"
 # The type of pytest's `record_property` fixture.
 RecordProperty = Callable[[str, object], None]
 
@@ -54,23 +55,31 @@ def pytest_runtest_makereport(
     # own row, all with the test's outcome.
     # A parametrized test names its own case with a `case` property.
     rows: list[dict[str, Any]] = properties.get("rows") or [{"case": case} | properties]  # type: ignore[assignment]
-    for row in rows:
-        _rows.append(
-            {
-                "table": table,
-                "case": row["case"],
-                "checked": str(row.get("checked", "")),
-                "observed": str(row.get("observed", "")),
-                "outcome": report.outcome,
-                "seconds": round(report.duration, 1),
-                "test": item.nodeid,
-                "order": order,
-            }
-        )
+    # The rows travel on the report: under pytest-xdist this hook runs in a test process and
+    # pytest_runtest_logreport in the one that writes the tables.
+    report.user_properties.append((ROWS_PROPERTY, [
+        {
+            "table": table,
+            "case": row["case"],
+            "checked": str(row.get("checked", "")),
+            "observed": str(row.get("observed", "")),
+            "outcome": report.outcome,
+            "seconds": round(report.duration, 1),
+            "test": item.nodeid,
+            "order": order,
+        }
+        for row in rows
+    ]))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, value in report.user_properties:
+        if name == ROWS_PROPERTY:
+            _rows.extend(value)  # type: ignore[arg-type]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if not _rows:
+    if not _rows or hasattr(session.config, "workerinput"):  # an xdist test process
         return
     # `order=` on the marker puts rows in the order a reader expects, not pytest's file order.
     _rows.sort(key=lambda row: row["order"])
