@@ -34,6 +34,7 @@ from pipeline.api import Library, UnknownCollection
 from pipeline.errors import RagmillError, UsageError
 from pipeline.keyword import DEFAULT_MODE
 from pipeline.serve.access import authorized
+from pipeline.serve.client import reader_of
 from tasks.llm.errors import LLMError
 
 PAGE = Path(__file__).parent / "static" / "index.html"
@@ -152,7 +153,10 @@ def create_app(library: Library, *, token: str | None = None) -> FastAPI:
     def health() -> dict[str, Any]:
         """200 once the model is loaded (the service accepts requests only then)."""
         return {"status": "ok", "collection": library.collection,
-                "model": library.embedder.model_name, "backend": library.embedder.backend}
+                "model": library.embedder.model_name, "backend": library.embedder.backend,
+                # The settings that make a question's vector: `ragmill query` sends its
+                # question here only when its own are the same (pipeline/serve/client.py).
+                "reader": reader_of(library.settings)}
 
     # The search endpoints answer with a JSONResponse of plain dicts: the OpenAPI page still
     # shows their shape (response_model), but FastAPI need not validate and re-serialize what
