@@ -69,11 +69,13 @@ def fill(store: ChunkStore, embedder: Embedder, books: tuple[str, ...] = tuple(S
 
 
 @pytest.fixture(scope="session")
-def library(chroma_url: str, embedder: Embedder) -> Settings:
-    """Settings that point at a collection holding the three books (never changed by tests)."""
+def library(chroma_url: str, embedder: Embedder,
+            tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings that point at a collection holding the three books (never changed by tests);
+    their data directory holds only caches (the keyword index)."""
     fill(ChunkStore.connect(chroma_url, LIBRARY), embedder)
     return Settings.from_env().with_changes(chroma_url=chroma_url, collection=LIBRARY,
-                                            data_dir=Path.cwd() / "unused-data")
+                                            data_dir=tmp_path_factory.mktemp("data"))
 
 
 @dataclass
