@@ -99,9 +99,13 @@ def measure(port: int, path: str, params: list[dict[str, Any]], clients: int
 
 def measure_with_cpu(port: int, path: str, params: list[dict[str, Any]], clients: int,
                      processes: dict[str, int]) -> dict[str, float]:
-    """`measure`, plus the CPU milliseconds each request cost each of `processes` (by pid)."""
+    """`measure`, plus the CPU milliseconds each request cost each of `processes` (by pid)
+    and the clients."""
     before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+    clients_before = time.process_time()
     found = measure(port, path, params, clients)
+    found["clients_cpu_ms"] = round((time.process_time() - clients_before) * 1000 / len(params),
+                                    1)
     for name, pid in processes.items():
         found[f"{name}_cpu_ms"] = round((cpu_seconds(pid) - before[name]) * 1000 / len(params),
                                         1)
