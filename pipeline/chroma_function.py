@@ -3,8 +3,8 @@
 ragmill stores vectors it made itself, so Chroma does not know how to embed a query for them: a
 plain `chromadb` client, LangChain's `Chroma` or LlamaIndex's `ChromaVectorStore` would embed
 with some other model and find nonsense. `RagmillEmbeddingFunction.for_collection` reads the
-model and backend the collection records (metadata `ragmill:model`, `ragmill:backend`) and
-embeds exactly as the workers did:
+model, backend and quantisation the collection records (metadata `ragmill:model`,
+`ragmill:backend`, `ragmill:quantisation`) and embeds exactly as the workers did:
 
     import chromadb
     from pipeline.chroma_function import RagmillEmbeddingFunction
@@ -14,8 +14,9 @@ embeds exactly as the workers did:
     books = client.get_collection("ragmill", embedding_function=function)
     books.query(query_texts=["a monster made by a scientist"], n_results=3)
 
-A collection that records no model (written before ragmill recorded it) is read with EMBED_MODEL
-and EMBED_BACKEND, the settings that wrote it then. docs/search.md shows LangChain and LlamaIndex.
+A collection that records no model (written before ragmill recorded it) is read as the rest of
+ragmill reads it: EMBED_MODEL in fp32 ONNX, the default backend of that time. docs/search.md
+shows LangChain and LlamaIndex.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from tasks.settings import Settings
 
 # Collection metadata the collection record writes (keys prefixed `ragmill:`).
 MODEL_KEY, BACKEND_KEY = "ragmill:model", "ragmill:backend"
+QUANTISATION_KEY = "ragmill:quantisation"
+ONNX_BACKENDS = ("onnx", "onnx-int8")
 
 
 def model_location(model: str) -> str:
@@ -46,25 +49,39 @@ def model_location(model: str) -> str:
 
 
 class RagmillEmbeddingFunction(EmbeddingFunction[Documents]):
-    """Embeds texts with one ragmill model and backend; the model loads on first use."""
+    """Embeds texts with one ragmill model, backend and ONNX variant; the model loads on first use.
 
-    def __init__(self, model: str | None = None, backend: str | None = None) -> None:
+    Unset arguments come from the settings (EMBED_MODEL, EMBED_BACKEND, EMBED_VARIANT).
+    """
+
+    def __init__(
+        self, model: str | None = None, backend: str | None = None, variant: str | None = None
+    ) -> None:
         settings = Settings.from_env() if model is None or backend is None else None
         self.model = model or (settings.model if settings else "")
         self.backend = backend or (settings.embed_backend if settings else "")
+        if variant is None and settings is not None and backend is None:
+            variant = settings.embed_variant
+        # A variant is a form of an ONNX model; the other backends have none.
+        self.variant = (variant or "") if self.backend in ONNX_BACKENDS else ""
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
 
     @classmethod
     def for_collection(cls, collection: Any) -> RagmillEmbeddingFunction:
-        """The function for a chromadb Collection, from the model and backend it records."""
+        """The function for a chromadb Collection, from the model, backend and quantisation it
+        records; fp32 ONNX of EMBED_MODEL for a collection that records none."""
         meta = collection.metadata or {}
-        return cls(meta.get(MODEL_KEY) or None, meta.get(BACKEND_KEY) or None)
+        if not meta.get(BACKEND_KEY):
+            return cls(meta.get(MODEL_KEY) or Settings.from_env().model, "onnx", "fp32")
+        return cls(meta.get(MODEL_KEY) or None, meta[BACKEND_KEY], meta.get(QUANTISATION_KEY))
 
     def __call__(self, input: Documents) -> Embeddings:
         with self._lock:
             if self._embedder is None:
-                self._embedder = Embedder(model_location(self.model), backend=self.backend)
+                self._embedder = Embedder(
+                    model_location(self.model), backend=self.backend, variant=self.variant or None
+                )
         vectors = self._embedder.encode(list(input))
         return [np.asarray(v, dtype=np.float32) for v in vectors]
 
@@ -79,11 +96,13 @@ class RagmillEmbeddingFunction(EmbeddingFunction[Documents]):
         return ["cosine", "ip", "l2"]
 
     def get_config(self) -> dict[str, Any]:
-        return {"model": self.model, "backend": self.backend}
+        return {"model": self.model, "backend": self.backend, "variant": self.variant}
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> RagmillEmbeddingFunction:
-        return RagmillEmbeddingFunction(config.get("model"), config.get("backend"))
+        return RagmillEmbeddingFunction(
+            config.get("model"), config.get("backend"), config.get("variant") or ""
+        )
 
 
 class LangChainEmbeddings:

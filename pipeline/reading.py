@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from pipeline.errors import RagmillError, UsageError
 from pipeline.stack import LocalStack, StackPlan, running_stack
-from tasks.collection_record import RecordMismatch, check_reader, claim, recorded_backend
+from tasks.collection_record import RecordMismatch, check_reader, claim, recorded_form
 from tasks.embedding import Embedder
 from tasks.embedding.choice import TextEncoder, query_embedder
 from tasks.settings import Settings
@@ -42,10 +42,7 @@ def reader_embedder(store: ChunkStore, settings: Settings) -> TextEncoder:
             check_reader(store, settings)
         return query_embedder(settings)
     with record_errors():
-        backend = recorded_backend(store, settings)
-    # EMBED_VARIANT belongs to EMBED_BACKEND; a collection recorded with another backend is
-    # read with that backend's default form.
-    variant = settings.embed_variant if backend == settings.embed_backend else ""
+        backend, variant = recorded_form(store, settings)
     return Embedder(
         settings.model, backend=backend, batch_size=settings.encode_batch_size,
         variant=variant or None,

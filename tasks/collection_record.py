@@ -46,7 +46,7 @@ __all__ = [
     "expected_record",
     "model_fingerprint",
     "read_record",
-    "recorded_backend",
+    "recorded_form",
     "write_record",
 ]
 
@@ -275,18 +275,21 @@ def check_reader(store: Any, settings: Settings) -> None:
     _check(store, expected_record(settings), vector_space_only=True)
 
 
-def recorded_backend(store: Any, settings: Settings) -> str:
-    """The backend that embeds questions into the store's space: the one its record names
-    (the model must be the configured one); onnx for a collection without a record."""
+def recorded_form(store: Any, settings: Settings) -> tuple[str, str]:
+    """The backend and variant that embed questions into the store's space: the ones its record
+    names (the model must be the configured one); fp32 onnx for a collection without a record.
+    The variant is empty for backends that have none (torch)."""
     record = read_record(fresh(store))
-    backend = record.backend if record is not None else "onnx"
+    backend, variant = (record.backend, record.quantisation) if record else ("onnx", "fp32")
     if backend not in EMBED_BACKENDS:
         raise RecordMismatch(
             f"collection '{store.collection.name}' holds vectors of {record and record.describe()}"
             f"; ragmill embeds locally with {', '.join(EMBED_BACKENDS)} only"
         )
-    check_reader(store, replace(settings, embed_backend=backend))
-    return backend
+    if backend not in ("onnx", "onnx-int8"):
+        variant = ""
+    check_reader(store, replace(settings, embed_backend=backend, embed_variant=variant))
+    return backend, variant
 
 
 class WorkerCheck:

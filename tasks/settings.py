@@ -209,8 +209,9 @@ class Settings:
     chroma_url: str | None = env("CHROMA_URL", None)
     collection: str = env("RAGMILL_COLLECTION", "ragmill")
     model: str = env("EMBED_MODEL", factory=default_model)
-    # onnx (fp32) gives the same vectors as torch (cosine >= 0.999), faster (docs/performance.md).
-    embed_backend: str = env("EMBED_BACKEND", "onnx")
+    # int8 ONNX: about twice fp32's speed and the same recall@5 on the bundled question set
+    # (docs/performance.md); onnx (fp32) gives torch's vectors exactly.
+    embed_backend: str = env("EMBED_BACKEND", "onnx-int8")
     # The form of the ONNX model a backend runs (fp32-O2, int8-dynamic-per-channel, ...); empty
     # for the backend's default. tasks/embedding/variants.py lists them.
     embed_variant: str = env("EMBED_VARIANT", "")

@@ -20,7 +20,7 @@ import pytest
 from pipeline.stack import service_env
 from tests.support.cli import RAGMILL
 from tests.support.mirror import Mirror, publish_synthetic_books, serve_mirror
-from tests.support.servers import chroma_server, redis_server, start_worker
+from tests.support.servers import chroma_server, cluster_env, redis_server, start_worker
 
 # Fault, bad-input and security tests write their tables for docs/reliability.md.
 pytest_plugins = ["tests.faults.report"]
@@ -42,15 +42,8 @@ class Cluster:
     books: dict[str, bytes]
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            REDIS_URL=self.redis_url,
-            CHROMA_URL=self.chroma_url,
-            GUTENBERG_MIRROR=self.mirror.url,
-            RAGMILL_DATA_DIR=str(self.data_dir),
-        )
-        env.update(extra)
-        return env
+        base = {**os.environ, "RAGMILL_DATA_DIR": str(self.data_dir)}
+        return cluster_env(base, self.redis_url, self.chroma_url, self.mirror.url, **extra)
 
 
 @dataclass

@@ -45,11 +45,11 @@ def _backends(raw: str) -> list[str]:
     return names
 
 
-@click.command(name="bench")
+# Every option with a default shows it in --help.
+@click.command(name="bench", context_settings={"show_default": True})
 @click.option(
     "--sizes",
     default="1000,5000,10000",
-    show_default=True,
     help="End-to-end corpus sizes, in chunks, comma-separated.",
 )
 @click.option(
@@ -65,7 +65,6 @@ def _backends(raw: str) -> list[str]:
 @click.option(
     "--backends",
     default=",".join(LOCAL_BACKENDS),
-    show_default=True,
     help="Backends for the bare-encode limit and the quality comparison.",
 )
 @click.option("--backend", help="Backend of the end-to-end runs (default: EMBED_BACKEND's).")
@@ -73,20 +72,17 @@ def _backends(raw: str) -> list[str]:
     "--limit-chunks",
     type=click.IntRange(min=10),
     default=2000,
-    show_default=True,
     help="Chunks in the bare-encode sample (drawn from the largest size).",
 )
 @click.option(
     "--scaling-chunks",
     type=click.IntRange(min=10),
     default=2000,
-    show_default=True,
     help="Chunks of each 1..N embed-process run.",
 )
 @click.option(
     "--batch-sizes",
     default="8,16,32,64,128",
-    show_default=True,
     help="Encode batch sizes to compare ('' to skip).",
 )
 @click.option("--no-baseline", is_flag=True, help="Skip sentence-transformers' defaults.")
@@ -101,7 +97,6 @@ def _backends(raw: str) -> list[str]:
     "corpus_dir",
     type=click.Path(path_type=Path),
     default=DEFAULT_CORPUS,
-    show_default=True,
     help="Folder of pg<id>.txt books with a catalog.csv.",
 )
 @click.option(
@@ -109,14 +104,12 @@ def _backends(raw: str) -> list[str]:
     "out_dir",
     type=click.Path(path_type=Path),
     default=Path("bench-results"),
-    show_default=True,
     help="Where bench.json and bench.md are written.",
 )
 @click.option(
     "--retrieval-chunks",
     type=click.IntRange(min=0),
     default=4000,
-    show_default=True,
     help="Recall@k per backend on the bundled questions of the smallest books making at most "
     "this many chunks (0 skips; 40000 takes all 47 books).",
 )

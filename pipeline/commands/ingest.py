@@ -26,6 +26,11 @@ from tasks.settings import GUTENBERG_EDITIONS
 INTERRUPTED = 130
 
 
+def _count_option(name: str, least: int, help: str) -> Any:
+    """An option taking a whole number of at least `least`."""
+    return click.option(name, type=click.IntRange(min=least), help=help)
+
+
 def ingest_options(func: Any) -> Any:
     options = [
         click.argument("inputs", nargs=-1),
@@ -38,9 +43,7 @@ def ingest_options(func: Any) -> Any:
             help="Pick books from a Gutenberg pg_catalog.csv (default: the mirror's).",
         ),
         click.option("--language", help="With --catalog: only books in this language (e.g. en)."),
-        click.option(
-            "--limit", type=click.IntRange(min=1), help="With --catalog: at most this many books."
-        ),
+        _count_option("--limit", 1, "With --catalog: at most this many books."),
         click.option("--mirror", envvar="GUTENBERG_MIRROR", help="Gutenberg mirror base URL."),
         click.option(
             "--gutenberg-edition",
@@ -48,29 +51,15 @@ def ingest_options(func: Any) -> Any:
             envvar="RAGMILL_GUTENBERG_EDITION",
             help="Edition of Gutenberg ids to download: txt (default), epub or html.",
         ),
-        click.option(
-            "--chunk-tokens", type=click.IntRange(min=16), help="Largest chunk, in model tokens."
-        ),
-        click.option(
-            "--chunk-overlap",
-            type=click.IntRange(min=0),
-            help="Tokens shared by neighbouring chunks.",
-        ),
-        click.option(
-            "--books-in-flight",
-            type=click.IntRange(min=1),
-            help="Books submitted but not yet landed, at most.",
-        ),
-        click.option(
+        _count_option("--chunk-tokens", 16, "Largest chunk, in model tokens."),
+        _count_option("--chunk-overlap", 0, "Tokens shared by neighbouring chunks."),
+        _count_option("--books-in-flight", 1, "Books submitted but not yet landed, at most."),
+        _count_option(
             "--chunks-in-flight",
-            type=click.IntRange(min=1),
-            help="Chunks queued but not yet stored before another book is submitted.",
+            1,
+            "Chunks queued but not yet stored before another book is submitted.",
         ),
-        click.option(
-            "--workers",
-            type=click.IntRange(min=1),
-            help="Embed processes of a private stack (default: cores).",
-        ),
+        _count_option("--workers", 1, "Embed processes of a private stack (default: cores)."),
         click.option(
             "--data-dir",
             type=click.Path(path_type=Path),

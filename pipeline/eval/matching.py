@@ -37,6 +37,17 @@ __all__ = ["MIN_PART_WORDS", "Retrieved", "answers", "normalise"]
 # Below this many words a shared fragment ("and then he said") proves nothing.
 MIN_PART_WORDS = 4
 
+
+@dataclass(frozen=True)
+class Retrieved:
+    """One chunk a search returned: its id, its text and the book it came from."""
+
+    id: str
+    text: str
+    book_id: str
+
+
+# Typographic quotes and dashes, as printed books have them, to what a person types.
 _TYPOGRAPHIC = str.maketrans(
     {
         "\u2018": "'",  # left single quotation mark
@@ -60,16 +71,6 @@ _TYPOGRAPHIC = str.maketrans(
         "\u2212": "-",  # minus sign
     }
 )
-_NOT_WORD = re.compile(r"[\W_]+")
-
-
-@dataclass(frozen=True)
-class Retrieved:
-    """One chunk a search returned: its id, its text and the book it came from."""
-
-    id: str
-    text: str
-    book_id: str
 
 
 def normalise(text: str) -> str:
@@ -107,6 +108,10 @@ def _edge_part_words(quote: str, text: str) -> int:
         if text_words[-size:] == quote_words[:size] or text_words[:size] == quote_words[-size:]:
             longest = size
     return longest
+
+
+# Everything but letters and digits: the quote marks and brackets a cut may leave on a word.
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def _word_keys(text: str) -> list[str]:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +16,9 @@ from pipeline.processes import Service
 from pipeline.stack import service_env
 from tasks.store import ChunkStore
 from tests.conftest import run_cli
+from tests.e2e.conftest import OwnServers
 from tests.support.books import expected_chunk_ids
-from tests.support.mirror import Mirror
-from tests.support.servers import chroma_server, redis_server, start_worker
+from tests.support.servers import start_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -32,45 +30,22 @@ SUCCEEDED = re.compile(
 )
 
 
-@dataclass
-class ServerCluster:
-    redis_url: str
-    chroma_url: str
-    chroma_dir: Path
-    root: Path
-    embed: Service
-    mirror: Mirror
-    books: dict[str, bytes]
-
-    def client_env(self) -> dict[str, str]:
-        env = service_env(self.root / "client")
-        env.update(
-            REDIS_URL=self.redis_url,
-            CHROMA_URL=self.chroma_url,
-            GUTENBERG_MIRROR=self.mirror.url,
-        )
-        return env
-
-
 @pytest.fixture(scope="module")
-def server_cluster(
-    tmp_path_factory: pytest.TempPathFactory, mirror: tuple[Mirror, dict[str, bytes]]
-) -> Iterator[ServerCluster]:
-    root = tmp_path_factory.mktemp("chroma-server")
-    with redis_server(root / "redis") as redis_url, chroma_server(root / "server") as chroma_url:
-        env = service_env(root / "workers")
-        # Small batches, so the two embed processes have many to share.
-        env.update(REDIS_URL=redis_url, CHROMA_URL=chroma_url, RAGMILL_BATCH_CHUNKS="4")
-        logs = root / "logs"
-        io = start_worker("server-io", "io", env, logs, concurrency=4)
-        embed = start_worker("server-embed", "embed", env, logs, concurrency=2)
-        try:
-            yield ServerCluster(
-                redis_url, chroma_url, root / "server" / "chroma", root, embed, *mirror
-            )
-        finally:
-            for worker in (io, embed):
-                worker.stop(grace=20)
+def embed_worker(own_servers: OwnServers) -> Iterator[Service]:
+    """An io worker and a two-process embed worker on the module's servers; yields the embed one."""
+    env = service_env(own_servers.root / "workers")
+    # Small batches, so the two embed processes have many to share.
+    env.update(
+        REDIS_URL=own_servers.redis_url, CHROMA_URL=own_servers.chroma_url, RAGMILL_BATCH_CHUNKS="4"
+    )
+    logs = own_servers.root / "logs"
+    io = start_worker("server-io", "io", env, logs, concurrency=4)
+    embed = start_worker("server-embed", "embed", env, logs, concurrency=2)
+    try:
+        yield embed
+    finally:
+        for worker in (io, embed):
+            worker.stop(grace=20)
 
 
 def busy_intervals(log: str) -> dict[str, list[tuple[datetime, datetime]]]:
@@ -85,20 +60,17 @@ def busy_intervals(log: str) -> dict[str, list[tuple[datetime, datetime]]]:
 
 
 def test_two_embed_processes_write_one_server_at_once_and_the_count_is_exact(
-    server_cluster: ServerCluster,
+    own_servers: OwnServers, embed_worker: Service
 ) -> None:
     collection = "server_mode_exact"
-    result = run_cli(
-        ["ingest", "--json", "--no-progress", "--collection", collection, "1001", "1002", "1003"],
-        server_cluster.client_env(),
-    )
+    result = own_servers.ingest(collection, "1001", "1002", "1003")
     assert result.code == 0, result.stderr
-    expected = expected_chunk_ids(server_cluster.books)
-    store = ChunkStore.connect(server_cluster.chroma_url, collection)
+    expected = expected_chunk_ids(own_servers.books)
+    store = ChunkStore.connect(own_servers.chroma_url, collection)
     assert result.json()["chunks"] == len(expected) == store.count()  # type: ignore[index]
     assert set(store.all_ids()) == expected
 
-    spans = busy_intervals(server_cluster.embed.log_path.read_text())
+    spans = busy_intervals(embed_worker.log_path.read_text())
     assert len(spans) == 2, f"batches ran in {sorted(spans)}, expected two pool processes"
     first, second = spans.values()
     assert any(a0 < b1 and b0 < a1 for a0, a1 in first for b0, b1 in second), (
@@ -106,20 +78,18 @@ def test_two_embed_processes_write_one_server_at_once_and_the_count_is_exact(
     )
 
 
-def test_no_process_but_the_server_opens_a_chroma_directory(
-    server_cluster: ServerCluster,
-) -> None:
+@pytest.mark.usefixtures("embed_worker")
+def test_no_process_but_the_server_opens_a_chroma_directory(own_servers: OwnServers) -> None:
     collection = "server_mode_dirs"
-    env = server_cluster.client_env()
-    ingest = run_cli(["ingest", "--json", "--no-progress", "--collection", collection, "1002"], env)
+    ingest = own_servers.ingest(collection, "1002")
     assert ingest.code == 0, ingest.stderr
     query = ["query", "pruning climbing roses", "-k", "3", "--json", "--collection", collection]
-    hits = run_cli(query, env)
+    hits = run_cli(query, own_servers.client_env())
     assert hits.code == 0, hits.stderr
     assert [h["book_id"] for h in hits.json()] == ["1002"] * 3  # type: ignore[union-attr]
-    assert (server_cluster.chroma_dir / "chroma.sqlite3").is_file()
+    assert (own_servers.chroma_dir / "chroma.sqlite3").is_file()
     # The workers' data directory holds their download cache, and neither it nor the client's
     # holds a Chroma store.
-    assert list((server_cluster.root / "workers" / "cache").rglob("*"))
-    for data_dir in (server_cluster.root / "client", server_cluster.root / "workers"):
+    assert list((own_servers.root / "workers" / "cache").rglob("*"))
+    for data_dir in (own_servers.root / "client", own_servers.root / "workers"):
         assert not list(data_dir.rglob("chroma.sqlite3")), data_dir

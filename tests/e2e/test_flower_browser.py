@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,12 +70,14 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
             stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
+
+        def started() -> bool:
+            # A `ragmill up` that died fails at once, with its log.
+            assert process.poll() is None, (root / "up.log").read_text()
+            return (data_dir / "stack.json").is_file()
+
         try:
-            deadline = time.monotonic() + 120
-            while not (data_dir / "stack.json").is_file():
-                assert process.poll() is None, (root / "up.log").read_text()
-                assert time.monotonic() < deadline, "ragmill up did not start in 120 s"
-                time.sleep(0.2)
+            wait_for(started, 120, "ragmill up to start")
             yield Up(url, data_dir, env, mirror, books)
         finally:
             process.terminate()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,8 @@ from pipeline.processes import Service, spawn, wait_until
 from pipeline.stack import service_env
 from tasks.progress import RunLedger
 from tasks.store import ChunkStore
-from tests.conftest import run_cli
-from tests.support.mirror import Mirror
-from tests.support.servers import chroma_server, redis_server, start_worker
+from tests.e2e.conftest import OwnServers
+from tests.support.servers import start_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -34,15 +32,6 @@ NODES = {
     "embed-a": {"EMBED_BATCH_SIZE": "8"},
     "embed-b": {"EMBED_BATCH_SIZE": "32"},
 }
-
-
-@dataclass
-class TwoNodes:
-    redis_url: str
-    chroma_url: str
-    root: Path
-    mirror: Mirror
-    books: dict[str, bytes]
 
 
 def nodes_answering(redis_url: str) -> set[str]:
@@ -70,46 +59,35 @@ def start_node(name: str, settings: dict[str, str], shared: dict[str, str], root
 
 
 @pytest.fixture(scope="module")
-def two_nodes(
-    tmp_path_factory: pytest.TempPathFactory, mirror: tuple[Mirror, dict[str, bytes]]
-) -> Iterator[TwoNodes]:
-    root = tmp_path_factory.mktemp("nodes")
-    with redis_server(root / "redis") as redis_url, chroma_server(root / "server") as chroma_url:
-        shared = {"REDIS_URL": redis_url, "CHROMA_URL": chroma_url}
-        io_env = {**service_env(root / "io"), **shared, "RAGMILL_BATCH_CHUNKS": "4"}
-        started: list[Service] = []
-        try:
-            started.append(start_worker("nodes-io", "io", io_env, root / "logs", concurrency=4))
-            for name, settings in NODES.items():
-                (root / name).mkdir()
-                started.append(start_node(name, settings, shared, root))
-            wanted = {f"{name}@{HOST}" for name in NODES}
-            wait_until(
-                lambda: wanted <= nodes_answering(redis_url),
-                service=started[-1],
-                timeout=90,
-                what="celery ping from both embed nodes",
-            )
-            yield TwoNodes(redis_url, chroma_url, root, *mirror)
-        finally:
-            for service in reversed(started):
-                service.stop(grace=20)
+def two_nodes(own_servers: OwnServers) -> Iterator[OwnServers]:
+    """The module's servers with an io worker and both embed nodes answering."""
+    root = own_servers.root
+    shared = {"REDIS_URL": own_servers.redis_url, "CHROMA_URL": own_servers.chroma_url}
+    io_env = {**service_env(root / "io"), **shared, "RAGMILL_BATCH_CHUNKS": "4"}
+    started: list[Service] = []
+    try:
+        started.append(start_worker("nodes-io", "io", io_env, root / "logs", concurrency=4))
+        for name, settings in NODES.items():
+            (root / name).mkdir()
+            started.append(start_node(name, settings, shared, root))
+        wanted = {f"{name}@{HOST}" for name in NODES}
+        wait_until(
+            lambda: wanted <= nodes_answering(own_servers.redis_url),
+            service=started[-1],
+            timeout=90,
+            what="celery ping from both embed nodes",
+        )
+        yield own_servers
+    finally:
+        for service in reversed(started):
+            service.stop(grace=20)
 
 
 def test_both_nodes_embed_batches_of_one_ingest_and_the_count_is_exact(
-    two_nodes: TwoNodes,
+    two_nodes: OwnServers,
 ) -> None:
     collection = "two_nodes"
-    env = service_env(two_nodes.root / "client")
-    env.update(
-        REDIS_URL=two_nodes.redis_url,
-        CHROMA_URL=two_nodes.chroma_url,
-        GUTENBERG_MIRROR=two_nodes.mirror.url,
-    )
-    result = run_cli(
-        ["ingest", "--json", "--no-progress", "--collection", collection, "1001", "1002", "1003"],
-        env,
-    )
+    result = two_nodes.ingest(collection, "1001", "1002", "1003")
     assert result.code == 0, result.stderr
     summary = result.json()
     assert isinstance(summary, dict)

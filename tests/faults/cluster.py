@@ -29,6 +29,7 @@ from pipeline.stack import service_env
 from tests.support.books import expected_chunk_ids, gutenberg_text
 from tests.support.cli import ingest_argv
 from tests.support.mirror import Mirror, serve_mirror
+from tests.support.servers import cluster_env
 
 # Small chunks and batches: many embed batches per book, so a fault lands in the middle of work.
 CHUNK_TOKENS = 96
@@ -85,18 +86,13 @@ class FaultCluster:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of a worker or a client of this cluster."""
-        env = service_env(self.root)
-        env.update(
-            REDIS_URL=self.redis_url,
-            CHROMA_URL=self.chroma_url,
-            GUTENBERG_MIRROR=self.mirror.url,
-            RAGMILL_CHUNK_TOKENS=str(CHUNK_TOKENS),
-            RAGMILL_CHUNK_OVERLAP=str(CHUNK_OVERLAP),
-            RAGMILL_BATCH_CHUNKS=str(BATCH_CHUNKS),
-            RAGMILL_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
-        )
-        env.update(extra)
-        return env
+        base = service_env(self.root) | {
+            "RAGMILL_CHUNK_TOKENS": str(CHUNK_TOKENS),
+            "RAGMILL_CHUNK_OVERLAP": str(CHUNK_OVERLAP),
+            "RAGMILL_BATCH_CHUNKS": str(BATCH_CHUNKS),
+            "RAGMILL_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+        }
+        return cluster_env(base, self.redis_url, self.chroma_url, self.mirror.url, **extra)
 
     def client(self) -> Redis:
         return Redis.from_url(self.redis_url)

@@ -30,6 +30,8 @@ from tests.support.waiting import wait_for
 # Three books of ~100 chunks each in ~13 batches: an ingest lasts long enough to break.
 BOOKS = big_books({"2001": "1001", "2002": "1002", "2003": "1003"}, paragraphs=80)
 COLLECTION = "faults"
+# How long a server stays stopped in an outage: clients and workers meet it and must wait it out.
+OUTAGE_SECONDS = 4
 
 _SUCCEEDED = re.compile(r"ragmill\.embed_batch\[[0-9a-f-]+\] succeeded in [0-9.]+s: (\{.*\})")
 _RECEIVED = re.compile(r"ragmill\.embed_batch\[([0-9a-f-]+)\] received")
@@ -120,6 +122,18 @@ def ingest_in_background(
         yield BackgroundIngest(cluster, process)
     finally:
         process.kill()
+
+
+def ingest_through_outage(cluster: FaultCluster, service: str) -> tuple[BackgroundIngest, Snapshot]:
+    """Ingest BOOKS and stop `service` for OUTAGE_SECONDS once 3 batches are stored.
+
+    Returns the finished ingest and the run's counters when the outage began.
+    """
+    with ingest_in_background(cluster) as ingest:
+        before = ingest.wait_until_stored(3)
+        cluster.outage(service, OUTAGE_SECONDS)
+        ingest.finish()
+    return ingest, before
 
 
 def embedded_chunks(log: str) -> int:

@@ -7,12 +7,10 @@ import re
 import pytest
 
 from tests.faults.cluster import FaultCluster
-from tests.faults.harness import ingest_in_background
+from tests.faults.harness import OUTAGE_SECONDS, ingest_through_outage
 from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]
-
-OUTAGE_SECONDS = 4
 
 
 @pytest.mark.reliability(
@@ -21,10 +19,7 @@ OUTAGE_SECONDS = 4
 def test_batches_that_failed_to_store_are_retried(
     cluster: FaultCluster, expected: set[str], record_property: RecordProperty
 ) -> None:
-    with ingest_in_background(cluster) as ingest:
-        before = ingest.wait_until_stored(3)
-        cluster.outage("chroma", OUTAGE_SECONDS)
-        ingest.finish()
+    ingest, before = ingest_through_outage(cluster, "chroma")
     stored = ingest.assert_complete(expected)
     assert ingest.summary()["failures"] == {}
     log = cluster.log("embed") + cluster.log("io")

@@ -5,12 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.faults.cluster import FaultCluster, run_ingest
-from tests.faults.harness import BOOKS, COLLECTION, exact, ingest_in_background
+from tests.faults.harness import BOOKS, COLLECTION, OUTAGE_SECONDS, exact, ingest_through_outage
 from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]
-
-OUTAGE_SECONDS = 4
 
 
 @pytest.mark.reliability(
@@ -21,10 +19,7 @@ OUTAGE_SECONDS = 4
 def test_workers_and_client_ride_out_a_redis_restart(
     cluster: FaultCluster, expected: set[str], record_property: RecordProperty
 ) -> None:
-    with ingest_in_background(cluster) as ingest:
-        before = ingest.wait_until_stored(3)
-        cluster.outage("redis", OUTAGE_SECONDS)
-        ingest.finish()
+    ingest, before = ingest_through_outage(cluster, "redis")
     outcome = "the ingest went on and completed"
     reruns = 0
     if ingest.returncode != 0:

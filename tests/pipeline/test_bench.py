@@ -29,6 +29,9 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]
             "64",
             "--backends",
             "torch,onnx",
+            # fp32, whose vectors the quality check below compares with torch's.
+            "--backend",
+            "onnx",
             # One embed process keeps this run to one stack; scaling is the full bench's job.
             "--max-procs",
             "1",

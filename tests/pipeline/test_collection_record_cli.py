@@ -29,16 +29,16 @@ def test_client_and_query_refuse_another_backend_and_chunking(
     assert code == 0, output
     stored = read_record(ChunkStore.connect(cluster.chroma_url, collection).client
                          .get_collection(collection))
-    assert stored is not None and stored.backend == "onnx" and stored.chunk_tokens == 200
+    assert stored is not None and stored.backend == "onnx-int8" and stored.chunk_tokens == 200
 
-    code, output = ingest(cluster, collection, EMBED_BACKEND="onnx-int8")
+    code, output = ingest(cluster, collection, EMBED_BACKEND="onnx")
     assert code == 2
     assert output.strip().count("\n") == 0
-    assert f"collection '{collection}'" in output and "set EMBED_BACKEND=onnx" in output
+    assert f"collection '{collection}'" in output and "set EMBED_BACKEND=onnx-int8" in output
 
     query = run_cli(["query", "a storm", "--collection", collection],
-                    cluster.env(EMBED_BACKEND="onnx-int8"))
-    assert query.code == 2 and "onnx-int8" in query.stderr
+                    cluster.env(EMBED_BACKEND="onnx"))
+    assert query.code == 2 and "onnx fp32" in query.stderr
 
     code, output = ingest(cluster, collection, RAGMILL_CHUNK_TOKENS="150")
     assert code == 2 and "RAGMILL_CHUNK_TOKENS=200" in output
@@ -51,15 +51,14 @@ def test_an_embed_worker_refuses_a_collection_of_another_backend(
     cluster: Cluster, collection: str
 ) -> None:
     store = ChunkStore.connect(cluster.chroma_url, collection)
-    int8 = replace(expected_record(Settings.from_env({})), backend="onnx-int8",
-                   quantisation="int8-dynamic-avx2")
-    write_record(store.client.get_collection(collection), int8)
-    # Without CHROMA_URL the client cannot check; the worker (onnx) must refuse by itself.
+    fp32 = replace(expected_record(Settings.from_env({})), backend="onnx", quantisation="fp32")
+    write_record(store.client.get_collection(collection), fp32)
+    # Without CHROMA_URL the client cannot check; the worker (onnx-int8) must refuse by itself.
     env = cluster.env()
     del env["CHROMA_URL"]
     done = run_cli(["ingest", sorted(cluster.books)[0], "--collection", collection, "--json",
                     "--no-progress"], env)
     assert done.code == 1
     assert "RecordMismatch" in done.stdout + done.stderr
-    assert "set EMBED_BACKEND=onnx-int8" in done.stdout + done.stderr
+    assert "set EMBED_BACKEND=onnx (on every worker" in done.stdout + done.stderr
     assert store.count() == 0

@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from pipeline.processes import free_port
+from tasks.collection_record import claim
 from tasks.embedding import Embedder
 from tasks.settings import Settings
 from tasks.store import ChunkStore, Metadata
@@ -41,7 +42,8 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     settings = Settings.from_env()
-    return Embedder(settings.model, backend=settings.embed_backend)
+    return Embedder(settings.model, backend=settings.embed_backend,
+                    variant=settings.embed_variant or None)
 
 
 def book_chunks(book_id: str) -> tuple[list[str], list[str], list[Metadata]]:
@@ -72,10 +74,14 @@ def fill(store: ChunkStore, embedder: Embedder, books: tuple[str, ...] = tuple(S
 def library(chroma_url: str, embedder: Embedder,
             tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings that point at a collection holding the three books (never changed by tests);
-    their data directory holds only caches (the keyword index)."""
-    fill(ChunkStore.connect(chroma_url, LIBRARY), embedder)
-    return Settings.from_env().with_changes(chroma_url=chroma_url, collection=LIBRARY,
-                                            data_dir=tmp_path_factory.mktemp("data"))
+    the collection records what made its vectors, as an ingest's does, and the data directory
+    holds only caches (the keyword index)."""
+    settings = Settings.from_env().with_changes(chroma_url=chroma_url, collection=LIBRARY,
+                                                data_dir=tmp_path_factory.mktemp("data"))
+    store = ChunkStore.connect(chroma_url, LIBRARY)
+    claim(store, settings)
+    fill(store, embedder)
+    return settings
 
 
 @dataclass

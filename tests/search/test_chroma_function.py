@@ -6,6 +6,7 @@ import pytest
 
 from pipeline.api import Library
 from pipeline.chroma_function import LangChainEmbeddings, RagmillEmbeddingFunction
+from tasks.collection_record import model_name, quantisation_of
 from tasks.embedding import Embedder
 from tasks.settings import Settings
 from tasks.store import chroma_client
@@ -32,19 +33,36 @@ def test_a_plain_chromadb_client_queries_with_texts_as_ragmill_does(
     assert [round(1 - d, 4) for d in found["distances"][0]] == scores
 
 
-def test_the_function_uses_the_model_and_backend_the_collection_records(
+def test_the_function_uses_the_model_backend_and_variant_the_collection_records(
     library: Settings,
 ) -> None:
     client = chroma_client(str(library.chroma_url))
-    recorded = client.get_or_create_collection(
-        "recorded_torch", metadata={"ragmill:model": library.model, "ragmill:backend": "torch"}
-    )
+    recorded = client.get_or_create_collection("recorded_torch", metadata={
+        "ragmill:model": library.model, "ragmill:backend": "torch", "ragmill:quantisation": "fp32"
+    })
     function = RagmillEmbeddingFunction.for_collection(recorded)
-    assert (function.model, function.backend) == (library.model, "torch")
-    unrecorded = RagmillEmbeddingFunction.for_collection(client.get_collection(library.collection))
-    assert (unrecorded.model, unrecorded.backend) == (library.model, library.embed_backend)
+    assert (function.model, function.backend, function.variant) == (library.model, "torch", "")
+    per_channel = client.get_or_create_collection("recorded_per_channel", metadata={
+        "ragmill:model": library.model, "ragmill:backend": "onnx-int8",
+        "ragmill:quantisation": "int8-dynamic-per-channel",
+    })
+    assert RagmillEmbeddingFunction.for_collection(per_channel).variant == (
+        "int8-dynamic-per-channel"
+    )
+    ingested = RagmillEmbeddingFunction.for_collection(client.get_collection(library.collection))
+    assert (ingested.model, ingested.backend, ingested.variant) == (
+        model_name(library.model), library.embed_backend,
+        quantisation_of(library.embed_backend, library.embed_variant),
+    )
+    # Written before collections recorded anything: fp32 ONNX, as ragmill itself reads it.
+    unrecorded = RagmillEmbeddingFunction.for_collection(
+        client.get_or_create_collection("unrecorded")
+    )
+    assert (unrecorded.model, unrecorded.backend, unrecorded.variant) == (
+        library.model, "onnx", "fp32"
+    )
     assert RagmillEmbeddingFunction.build_from_config(function.get_config()).get_config() == {
-        "model": library.model, "backend": "torch"
+        "model": library.model, "backend": "torch", "variant": ""
     }
 
 

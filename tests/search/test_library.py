@@ -72,12 +72,14 @@ def test_collections_show_the_recorded_model_or_unrecorded(library: Settings) ->
     client.get_or_create_collection(
         "recorded_one", metadata={"ragmill:model": "all-MiniLM-L6-v2", "ragmill:backend": "onnx"}
     )
+    client.get_or_create_collection("unrecorded_one")
     done = run_cli(["collections", "--json"], cli_env(library, LIBRARY))
     assert done.code == 0, done.stderr
     by_name = {c["name"]: c for c in done.json()}  # type: ignore[union-attr]
     assert by_name["recorded_one"] == {"name": "recorded_one", "chunks": 0,
                                        "model": "all-MiniLM-L6-v2", "backend": "onnx"}
-    assert by_name[LIBRARY]["chunks"] == 18 and by_name[LIBRARY]["model"] == "unrecorded"
+    assert by_name[LIBRARY]["chunks"] == 18 and by_name[LIBRARY]["model"] == "all-MiniLM-L6-v2"
+    assert by_name["unrecorded_one"]["model"] == "unrecorded"
     table = run_cli(["collections"], cli_env(library, LIBRARY))
     assert "recorded_one" in table.stdout and "unrecorded" in table.stdout
 

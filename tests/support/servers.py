@@ -7,7 +7,7 @@ and the containers use; these wrap them in blocks that stop what they started.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,3 +42,19 @@ def start_worker(
 ) -> Service:
     """A real `celery -A tasks worker` of `role` (io, embed, llm), returned once it answers ping."""
     return services.start_worker(role, env, log_dir, name=name, concurrency=concurrency)
+
+
+def cluster_env(
+    base: Mapping[str, str], redis_url: str, chroma_url: str, mirror_url: str, **extra: str
+) -> dict[str, str]:
+    """`base` with the addresses of one cluster's Redis, Chroma and Gutenberg mirror, then `extra`.
+
+    What a client or a worker needs to join that cluster rather than start a stack of its own.
+    """
+    return {
+        **base,
+        "REDIS_URL": redis_url,
+        "CHROMA_URL": chroma_url,
+        "GUTENBERG_MIRROR": mirror_url,
+        **extra,
+    }

@@ -22,8 +22,9 @@ from tasks.collection_record import (
     expected_record,
     model_dimension,
     model_fingerprint,
+    quantisation_of,
     read_record,
-    recorded_backend,
+    recorded_form,
     write_record,
 )
 from tasks.settings import Settings, default_model
@@ -46,7 +47,8 @@ def store(chroma_url: str) -> ChunkStore:
 
 @pytest.fixture(scope="module")
 def settings() -> Settings:
-    return Settings.from_env({})
+    """fp32 ONNX: what a collection without a record is taken to hold."""
+    return Settings.from_env({"EMBED_BACKEND": "onnx"})
 
 
 def put_chunks(store: ChunkStore) -> None:
@@ -108,6 +110,19 @@ def test_a_collection_without_a_record_is_taken_as_fp32_onnx_and_then_recorded(
     assert read_record(store.client.get_collection(store.collection.name)) is not None
 
 
+def test_the_default_backend_refuses_a_collection_without_a_record_and_names_the_fix(
+    store: ChunkStore,
+) -> None:
+    default = Settings.from_env({})
+    assert expected_record(default).backend == "onnx-int8"
+    put_chunks(store)
+    for attempt in (claim, check_reader):
+        with pytest.raises(RecordMismatch) as refused:
+            attempt(store, default)
+        assert "set EMBED_BACKEND=onnx " in str(refused.value)
+    assert read_record(store.client.get_collection(store.collection.name)) is None
+
+
 def test_the_record_keeps_other_metadata(store: ChunkStore, settings: Settings) -> None:
     store.collection.modify(metadata={"owner": "library"})
     write_record(store.client.get_collection(store.collection.name), expected_record(settings))
@@ -143,7 +158,23 @@ def test_eval_embeds_questions_with_the_backend_the_record_names(
     store: ChunkStore, settings: Settings
 ) -> None:
     claim(store, replace(settings, embed_backend="onnx-int8"))
-    assert recorded_backend(store, settings) == "onnx-int8"
+    assert recorded_form(store, settings) == ("onnx-int8", quantisation_of("onnx-int8"))
+
+
+def test_questions_follow_the_recorded_variant_not_the_configured_one(
+    store: ChunkStore, settings: Settings
+) -> None:
+    claim(store, replace(settings, embed_backend="onnx-int8",
+                         embed_variant="int8-dynamic-per-channel"))
+    reader = replace(settings, embed_backend="onnx-int8", embed_variant="")
+    assert recorded_form(store, reader) == ("onnx-int8", "int8-dynamic-per-channel")
+
+
+def test_a_collection_without_a_record_is_read_as_fp32_onnx(
+    store: ChunkStore, settings: Settings
+) -> None:
+    put_chunks(store)
+    assert recorded_form(store, replace(settings, embed_backend="onnx-int8")) == ("onnx", "fp32")
 
 
 def test_the_fingerprint_hashes_model_files_without_loading_them(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tasks.setting_checks import chroma_address, mask_url
-from tasks.settings import Settings, SettingsError
+from tasks.settings import LLMSettings, Settings, SettingsError
 
 
 def test_defaults_need_no_environment() -> None:
@@ -35,22 +35,33 @@ def test_environment_overrides_defaults() -> None:
 
 
 @pytest.mark.parametrize(
-    ("env", "names"),
+    ("settings", "env", "names"),
     [
-        ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL"),
-        ({"REDIS_URL": "redis://localhost:notaport"}, "REDIS_URL"),
-        ({"CHROMA_URL": "localhost:8000"}, "CHROMA_URL"),
-        ({"GUTENBERG_MIRROR": "file:///etc"}, "GUTENBERG_MIRROR"),
-        ({"RAGMILL_CHUNK_TOKENS": "many"}, "RAGMILL_CHUNK_TOKENS"),
-        ({"RAGMILL_BOOKS_IN_FLIGHT": "0"}, "RAGMILL_BOOKS_IN_FLIGHT"),
-        ({"EMBED_BACKEND": "tensorflow"}, "EMBED_BACKEND"),
-        ({"RAGMILL_COLLECTION": "a b"}, "RAGMILL_COLLECTION"),
-        ({"RAGMILL_COLLECTION": "x"}, "RAGMILL_COLLECTION"),
+        (Settings, {"REDIS_URL": "http://localhost:6379"}, "REDIS_URL"),
+        (Settings, {"REDIS_URL": "redis://localhost:notaport"}, "REDIS_URL"),
+        (Settings, {"CHROMA_URL": "localhost:8000"}, "CHROMA_URL"),
+        (Settings, {"GUTENBERG_MIRROR": "file:///etc"}, "GUTENBERG_MIRROR"),
+        (Settings, {"RAGMILL_CHUNK_TOKENS": "many"}, "RAGMILL_CHUNK_TOKENS"),
+        (Settings, {"RAGMILL_BOOKS_IN_FLIGHT": "0"}, "RAGMILL_BOOKS_IN_FLIGHT"),
+        (Settings, {"EMBED_BACKEND": "tensorflow"}, "EMBED_BACKEND"),
+        (Settings, {"RAGMILL_COLLECTION": "a b"}, "RAGMILL_COLLECTION"),
+        (Settings, {"RAGMILL_COLLECTION": "x"}, "RAGMILL_COLLECTION"),
+        (LLMSettings, {"LLM_RPM": "0"}, "LLM_RPM"),
+        (LLMSettings, {"LLM_RPM": "-5"}, "LLM_RPM"),
+        (LLMSettings, {"LLM_TPM": "lots"}, "LLM_TPM"),
+        (LLMSettings, {"LLM_WINDOW_SECONDS": "inf"}, "LLM_WINDOW_SECONDS"),
+        (LLMSettings, {"LLM_TIMEOUT": "0"}, "LLM_TIMEOUT"),
+        (LLMSettings, {"LLM_BASE_URL": "localhost:8080"}, "LLM_BASE_URL"),
+        (LLMSettings, {"LLM_BASE_URL": "http://h/v1"}, "LLM_MODEL"),
+        (LLMSettings, {"LLM_MODEL": "m"}, "LLM_BASE_URL"),
+        (LLMSettings, {"LLM_TPM": "100", "LLM_MAX_TOKENS": "200"}, "LLM_MAX_TOKENS"),
     ],
 )
-def test_nonsense_is_rejected_naming_the_variable(env: dict[str, str], names: str) -> None:
+def test_nonsense_is_rejected_naming_the_variable(
+    settings: type[Settings] | type[LLMSettings], env: dict[str, str], names: str
+) -> None:
     with pytest.raises(SettingsError, match=names):
-        Settings.from_env(env)
+        settings.from_env(env)
 
 
 def test_passwords_never_appear_in_error_messages() -> None:
@@ -72,6 +83,7 @@ def test_an_embed_variant_must_be_one_of_its_backend_and_is_recorded() -> None:
         Settings.from_env({"EMBED_BACKEND": "torch", "EMBED_VARIANT": "fp32-O2"})
     with pytest.raises(SettingsError, match=r"is not a variant of EMBED_BACKEND='onnx-int8'"):
         Settings.from_env({"EMBED_BACKEND": "onnx-int8", "EMBED_VARIANT": "fp32-O2"})
-    optimized = Settings.from_env({"EMBED_VARIANT": "fp32-O2"})
+    optimized = Settings.from_env({"EMBED_BACKEND": "onnx", "EMBED_VARIANT": "fp32-O2"})
     assert expected_record(optimized).quantisation == "fp32-O2"
-    assert expected_record(Settings.from_env({})).quantisation == "fp32"
+    assert expected_record(Settings.from_env({"EMBED_BACKEND": "onnx"})).quantisation == "fp32"
+    assert expected_record(Settings.from_env({})).quantisation.startswith("int8-dynamic-")

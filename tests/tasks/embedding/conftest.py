@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.bench.corpus import BenchCorpus
-from tasks.settings import Settings
+from tests.support.chunks import real_book_chunks
 from tests.support.embeddings_server import EmbeddingsServer, serve_embeddings
 from tests.support.models import model_cache_at
-from tests.support.shared import require_gutenberg_books
 
 
 @pytest.fixture(scope="package")
@@ -24,11 +22,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="package")
 def real_chunks() -> list[str]:
     """40 real chunks from four books, of many lengths, plus two short texts."""
-    corpus = BenchCorpus(require_gutenberg_books(), Settings())
-    chunks: list[str] = []
-    for book in corpus.ids[:4]:
-        chunks += corpus.chunk_texts(book, 800)[5:15]
-    return [*chunks, "A whale.", "Steam trains."]
+    return [*real_book_chunks(books=4, per_book=10), "A whale.", "Steam trains."]
 
 
 @pytest.fixture(scope="module")

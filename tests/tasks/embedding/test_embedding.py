@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.bench.corpus import BenchCorpus
 from pipeline.bench.quality import QUERIES, compare
 from tasks.embedding import Embedder
 from tasks.embedding.cache import FP32_FILE, export_count, int8_config, int8_file, model_slug
 from tasks.settings import Settings, default_model
+from tests.support.chunks import real_book_chunks
 from tests.support.models import model_cache_at
-from tests.support.shared import require_gutenberg_books
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -37,11 +36,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
     """Real chunks from three real books, plus a few short texts so batch lengths differ."""
-    corpus = BenchCorpus(require_gutenberg_books(), Settings())
-    chunks: list[str] = []
-    for book in corpus.ids[:3]:
-        # The opening 800 lines are enough for 20 chunks and much quicker to chunk than a book.
-        chunks += corpus.chunk_texts(book, 800)[5:25]
+    chunks = real_book_chunks(books=3, per_book=20)
     return [*chunks, "A whale.", "Roses bloom in June in the walled garden.", "Steam trains."]
 
 
@@ -181,9 +176,9 @@ def test_worker_process_init_limits_threads_before_the_model_loads(
     assert seen == {"torch_imported": False, "onnx": int(threads), "backend": "onnx"}
 
 
-def test_default_backend_is_onnx() -> None:
-    assert Settings.from_env({}).embed_backend == "onnx"
-    assert Settings.from_env({"EMBED_BACKEND": "onnx-int8"}).embed_backend == "onnx-int8"
+def test_default_backend_is_onnx_int8() -> None:
+    assert Settings.from_env({}).embed_backend == "onnx-int8"
+    assert Settings.from_env({"EMBED_BACKEND": "onnx"}).embed_backend == "onnx"
 
 
 def test_unknown_backend_fails_with_its_name() -> None:

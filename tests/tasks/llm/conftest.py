@@ -1,4 +1,7 @@
-"""Fixtures for the LLM stage: a real redis-server and the local OpenAI-compatible server."""
+"""Fixtures for the LLM stage: the local OpenAI-compatible server.
+
+The real redis-server is tests/tasks/conftest.py's `own_redis_url`.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,6 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.chat_server import LLMServer, serve_llm
-
-
-@pytest.fixture(scope="module")
-def llm_redis_url(own_redis_url: str) -> str:
-    return own_redis_url
 
 
 @pytest.fixture

@@ -28,9 +28,9 @@ def limiter(client: redis.Redis, limits: Limits, hold: float = 2.0) -> RedisLimi
     )
 )
 def test_the_script_decides_exactly_like_the_pure_algorithm(
-    llm_redis_url: str, steps: list[tuple[float, int, bool, float]]
+    own_redis_url: str, steps: list[tuple[float, int, bool, float]]
 ) -> None:
-    client = redis.Redis.from_url(llm_redis_url)
+    client = redis.Redis.from_url(own_redis_url)
     limits = Limits(requests=4, tokens=200, window=5.0)
     lua = limiter(client, limits)
     lua.reset()
@@ -57,13 +57,13 @@ def test_requests_larger_than_the_token_limit_are_a_clear_error(
 
 
 def test_many_threads_with_their_own_connections_never_overrun_the_limit(
-    llm_redis_url: str, redis_client: redis.Redis
+    own_redis_url: str, redis_client: redis.Redis
 ) -> None:
     limits = Limits(requests=25, tokens=10_000, window=60.0)
     admitted: list[int] = []
 
     def grab() -> None:
-        own = limiter(redis.Redis.from_url(llm_redis_url), limits)
+        own = limiter(redis.Redis.from_url(own_redis_url), limits)
         for _ in range(10):
             ticket, _wait = own.try_admit(10)
             if ticket is not None:
@@ -79,11 +79,11 @@ def test_many_threads_with_their_own_connections_never_overrun_the_limit(
 
 
 def test_a_pause_set_by_one_limiter_holds_another(
-    llm_redis_url: str, redis_client: redis.Redis
+    own_redis_url: str, redis_client: redis.Redis
 ) -> None:
     limits = Limits(requests=100, tokens=10_000, window=60.0)
     one = limiter(redis_client, limits)
-    other = limiter(redis.Redis.from_url(llm_redis_url), limits)
+    other = limiter(redis.Redis.from_url(own_redis_url), limits)
     one.pause(1.0)
     ticket, wait = other.try_admit(10)
     assert ticket is None and 0.5 < wait <= 1.0

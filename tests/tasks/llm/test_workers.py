@@ -35,14 +35,14 @@ RPM = 20
 
 @pytest.fixture
 def setup(
-    llm_redis_url: str, redis_client: object, tmp_path: Path
+    own_redis_url: str, redis_client: object, tmp_path: Path
 ) -> Iterator[tuple[LLMServer, object, list[Service]]]:
     with serve_llm(rpm=RPM, tpm=100_000, window=WINDOW, latency=0.05) as server:
-        app = client_app(llm_redis_url)
+        app = client_app(own_redis_url)
         app.control.purge()
         env = llm_env(
             service_env(tmp_path),
-            llm_redis_url,
+            own_redis_url,
             server.url,
             rpm=RPM,
             tpm=100_000,
@@ -113,15 +113,15 @@ def test_a_429_makes_every_worker_wait_for_its_retry_after(
 
 
 def test_a_batch_that_waits_past_its_budget_is_requeued_and_each_chunk_asked_once(
-    llm_redis_url: str, redis_client: redis.Redis, tmp_path: Path
+    own_redis_url: str, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
     """LLM_TASK_BUDGET_SECONDS=1 with room for 4 requests per 5 s window: a batch of 10 chunks
     must hand itself on (a fresh message, no ETA) at least twice before it is complete."""
     with serve_llm() as server:
-        app = client_app(llm_redis_url)
+        app = client_app(own_redis_url)
         env = llm_env(
             service_env(tmp_path),
-            llm_redis_url,
+            own_redis_url,
             server.url,
             rpm=4,
             tpm=100_000,
