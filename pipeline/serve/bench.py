@@ -133,12 +133,16 @@ def run(chunks: int, clients: list[int], total: int, k: int) -> dict[str, Any]:
         chroma, chroma_url = start_chroma(root / "chroma", root, env)
         serve: Service | None = None
         try:
+            from tasks.collection_record import claim
             from tasks.embedding import Embedder
             from tasks.settings import Settings
 
             settings = Settings.from_env()
             dimension = Embedder(settings.model, backend=settings.embed_backend).dimension
-            fill(ChunkStore.connect(chroma_url, "bench"), chunks, dimension)
+            store = ChunkStore.connect(chroma_url, "bench")
+            # Recorded as an ingest with these settings records it, so the service reads it.
+            claim(store, settings)
+            fill(store, chunks, dimension)
             port = free_port()
             env.update(CHROMA_URL=chroma_url, RAGMILL_COLLECTION="bench")
             serve = spawn("serve", serve_argv("127.0.0.1", port), env=env,

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.stack import StackInfo
+from tasks.embedding.variants import all_variants, resolve
 from tasks.settings import Settings
 from tests.search.conftest import Service
 
@@ -79,10 +80,18 @@ def test_the_services_refusal_is_the_commands_one_line(library: Settings, servic
     assert fast.stderr == own.stderr and fast.stderr.count("\n") == 1
 
 
+def another_variant() -> str:
+    """A variant of the configured backend other than the one configured."""
+    settings = Settings.from_env()
+    current = resolve(settings.embed_backend, settings.embed_variant or None).name
+    return next(v.name for v in all_variants().values()
+                if v.backend == settings.embed_backend and v.name != current)
+
+
 @pytest.mark.parametrize(
     ("env", "says"),
     [({"RAGMILL_COLLECTION": "another-collection"}, "No chunks stored yet"),
-     ({"EMBED_VARIANT": "fp32-O1"}, "holds vectors of all-MiniLM-L6-v2")],
+     ({"EMBED_VARIANT": another_variant()}, "holds vectors of all-MiniLM-L6-v2")],
     ids=["another collection", "another variant"],
 )
 def test_a_service_of_another_collection_or_model_is_not_used(
