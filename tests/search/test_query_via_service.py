@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.serve.client import reader_of
 from pipeline.stack import StackInfo
 from tasks.embedding.variants import all_variants, resolve
 from tasks.settings import Settings
@@ -102,6 +103,13 @@ def test_a_service_of_another_collection_or_model_is_not_used(
     done = ragmill(["query", "whales"], up, library, no_model=True, **env)
     # The command's own answer (the service would have found the library's whales).
     assert done.returncode != 0 and says in done.stderr and not done.stdout
+
+
+def test_an_unset_variant_and_the_default_named_are_the_same_reader() -> None:
+    settings = Settings.from_env().with_changes(embed_variant="")
+    default = resolve(settings.embed_backend, None).name
+    assert reader_of(settings) == reader_of(settings.with_changes(embed_variant=default))
+    assert reader_of(settings) != reader_of(settings.with_changes(embed_variant=another_variant()))
 
 
 def test_without_a_running_service_the_command_searches_on_its_own(
