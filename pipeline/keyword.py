@@ -94,14 +94,19 @@ class KeywordIndex:
 
     def save(self, directory: Path) -> None:
         """Write the index to `directory` (made whole or not at all: written aside, then moved)."""
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        aside = Path(tempfile.mkdtemp(prefix=".building-", dir=directory.parent))
+        # A cache: when it cannot be written (another process kept it first, a read-only or
+        # full disk) the search goes on with the index in memory.
+        try:
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            aside = Path(tempfile.mkdtemp(prefix=".building-", dir=directory.parent))
+        except OSError:
+            return
         try:
             self.bm25.save(str(aside), show_progress=False)
             (aside / IDS_FILE).write_text(json.dumps(self.ids))
             os.replace(aside, directory)
         except OSError:
-            shutil.rmtree(aside, ignore_errors=True)  # another process kept it first, or no room
+            shutil.rmtree(aside, ignore_errors=True)
 
     @classmethod
     def load(cls, directory: Path) -> KeywordIndex | None:
@@ -173,8 +178,11 @@ def index_key(store: ChunkStore) -> str:
 
 def _prune(directory: Path) -> None:
     """Keep the KEPT_INDEXES most recently written indexes in `directory`."""
-    kept = sorted((p for p in directory.iterdir() if not p.name.startswith(".")),
-                  key=lambda p: p.stat().st_mtime, reverse=True)
+    try:
+        kept = sorted((p for p in directory.iterdir() if not p.name.startswith(".")),
+                      key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:  # another process pruned the same directory meanwhile
+        return
     for old in kept[KEPT_INDEXES:]:
         shutil.rmtree(old, ignore_errors=True)
 
