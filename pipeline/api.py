@@ -13,7 +13,9 @@ so all of them answer the same question the same way (docs/python-api.md).
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
@@ -24,6 +26,7 @@ import numpy as np
 from chromadb.errors import NotFoundError
 
 from pipeline.ask import Answer, answer_question, make_chat
+from pipeline.batching import MicroBatcher, batching_encoder
 from pipeline.chroma_function import BACKEND_KEY, MODEL_KEY
 from pipeline.errors import RagmillError, UsageError
 from pipeline.filters import Filters, filtered_search
@@ -34,25 +37,53 @@ from pipeline.stack import LocalStack, StackPlan, running_stack
 from tasks.collection_record import check_reader
 from tasks.embedding.choice import TextEncoder, query_embedder
 from tasks.settings import Settings
-from tasks.store import ChunkStore, Metadata, chroma_client
+from tasks.store import ChunkStore, Hit, Metadata, chroma_client
 
 UNRECORDED = "unrecorded"
 
 
-# One encode at a time in a process: the model's Rust tokenizer refuses concurrent use
-# ("Already borrowed"), and a one-question encode takes milliseconds.
-_ENCODE_LOCK = threading.Lock()
+# How long a long-lived reader trusts a collection's chunk count. Searches ask for it (an empty
+# collection answers nothing; the keyword index is keyed by it), and one Chroma round trip per
+# search for it cost a tenth of the service's time; a count a second old only means chunks
+# written in the last second reach the keyword index a second later.
+COUNT_SECONDS = 1.0
 
 
-class SerialEncoder:
-    """An Embedder's encode, one call at a time across the process's threads."""
+# Query vectors per Chroma query at most when concurrent searches are sent together.
+MAX_BATCH_QUERIES = 32
 
-    def __init__(self, embedder: TextEncoder) -> None:
-        self.embedder = embedder
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        with _ENCODE_LOCK:
-            return self.embedder.encode(list(texts))
+class ReaderStore(ChunkStore):
+    """A ChunkStore for a long-lived reader shared by threads: concurrent searches with the same
+    k and filter go to Chroma as one query (pipeline/batching.py), and the chunk count is
+    reused for COUNT_SECONDS."""
+
+    def __init__(self, client: Any, collection: str) -> None:
+        super().__init__(client, collection)
+        self._count: tuple[float, int] | None = None
+        self._queries: MicroBatcher[np.ndarray, list[Hit]] = MicroBatcher(
+            self._query, MAX_BATCH_QUERIES
+        )
+
+    def search(
+        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> list[Hit]:
+        key = (k, json.dumps(where, sort_keys=True) if where else None)
+        return self._queries.submit(key, [vector])[0]
+
+    def _query(self, key: tuple[int, str | None], vectors: list[np.ndarray]) -> list[list[Hit]]:
+        k, where = key
+        return self.search_many(vectors, k, json.loads(where) if where else None)
+
+    def count(self) -> int:
+        now = time.monotonic()
+        if self._count is None or now - self._count[0] > COUNT_SECONDS:
+            self._count = (now, super().count())
+        return self._count[1]
+
+    def delete(self, ids: Sequence[str]) -> None:
+        super().delete(ids)
+        self._count = None
 
 
 class UnknownCollection(UsageError):
@@ -185,7 +216,7 @@ class Library:
                     f"collection {self.collection} does not exist on {self.chroma_url}; "
                     "`ragmill collections` lists those that do"
                 ) from None
-            self._store = ChunkStore(self.client, self.collection)
+            self._store = ReaderStore(self.client, self.collection)
         return self._store
 
     @property
@@ -211,7 +242,7 @@ class Library:
         "keyword" (BM25 over the words; loads no model) or "hybrid" (both, fused).
         """
         chosen = Filters.from_values(where=where, **filters)
-        encoder = None if mode == "keyword" else SerialEncoder(self.embedder)
+        encoder = None if mode == "keyword" else batching_encoder(self.embedder)
         return filtered_search(self.store, self.settings, question, k, chosen,
                                embedder=encoder, known_books=self._known_books, mode=mode)
 

@@ -6,6 +6,14 @@ this process from the collection's texts, once per collection and chunk count, s
 reader (the search service, a `Library`) builds it on its first keyword search and reuses it;
 after an ingest or a delete the count changes and the next search builds it anew.
 
+A command that runs once per question (`ragmill query` without a search service) would build the
+index anew every time: seconds for 10,000 chunks. So the built index is also kept on disk, under
+the data directory's cache, keyed by the collection's id, name, chunk count and a digest of every
+chunk id. Chunk ids hold a hash of their text (corpus/chunking.py), so any change to what the
+collection holds (an ingest, a delete, a changed book) changes the key and the index is built
+anew: it cannot go stale. Reading the ids costs one Chroma request (20 ms for 10,000 chunks);
+loading the kept index, milliseconds.
+
 Words are lowercased runs of two or more letters or digits, in any script, with no stopword list
 and no stemmer: a stopword list or stemmer is made for one language, and the books are in many.
 
@@ -15,9 +23,15 @@ Hybrid search fuses the meaning ranking and the keyword ranking by reciprocal ra
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import bm25s
@@ -37,8 +51,9 @@ DEFAULT_MODE = "meaning"
 RRF_K = 60
 # Chunks read from Chroma per request while building an index.
 PAGE = 2000
-# Indexes kept per process (one per collection searched by keyword).
+# Indexes kept per process (one per collection searched by keyword), and on disk.
 KEPT_INDEXES = 4
+IDS_FILE = "ids.json"
 
 
 def check_mode(mode: str) -> str:
@@ -77,6 +92,35 @@ class KeywordIndex:
             if len(page["ids"]) < PAGE:
                 return cls(ids, texts)
 
+    def save(self, directory: Path) -> None:
+        """Write the index to `directory` (made whole or not at all: written aside, then moved)."""
+        # A cache: when it cannot be written (another process kept it first, a read-only or
+        # full disk) the search goes on with the index in memory.
+        try:
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            aside = Path(tempfile.mkdtemp(prefix=".building-", dir=directory.parent))
+        except OSError:
+            return
+        try:
+            self.bm25.save(str(aside), show_progress=False)
+            (aside / IDS_FILE).write_text(json.dumps(self.ids))
+            os.replace(aside, directory)
+        except OSError:
+            shutil.rmtree(aside, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> KeywordIndex | None:
+        """The index saved in `directory`, or None when there is none (or it is unreadable)."""
+        try:
+            ids = json.loads((directory / IDS_FILE).read_text())
+            bm25 = bm25s.BM25.load(str(directory), show_progress=False)
+        except (OSError, ValueError):
+            return None
+        index = cls([], [])
+        index.ids, index.bm25 = ids, bm25
+        index._row = {chunk_id: row for row, chunk_id in enumerate(ids)}
+        return index
+
     def rank(self, text: str, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         """Ids and BM25 scores of the `k` best chunks sharing a word with `text`, best first;
         with `allowed`, only chunks among those ids."""
@@ -96,26 +140,61 @@ _INDEXES: OrderedDict[tuple[str, str, int], KeywordIndex] = OrderedDict()
 _INDEX_LOCK = threading.Lock()
 
 
-def keyword_index(store: ChunkStore) -> KeywordIndex:
-    """The BM25 index of `store`'s collection, built once per collection and chunk count."""
+def keyword_index(store: ChunkStore, cache_dir: Path | None = None) -> KeywordIndex:
+    """The BM25 index of `store`'s collection, built once per collection and chunk count in
+    this process; with `cache_dir`, kept there too and read back by the next process."""
     key = (str(store.collection.id), store.collection.name, store.count())
     # One lock for building too: two threads asking at once build the index once.
     with _INDEX_LOCK:
         if key not in _INDEXES:
-            _INDEXES[key] = KeywordIndex.build(store)
+            _INDEXES[key] = _kept_or_built(store, cache_dir)
             while len(_INDEXES) > KEPT_INDEXES:
                 _INDEXES.popitem(last=False)
         _INDEXES.move_to_end(key)
         return _INDEXES[key]
 
 
+def _kept_or_built(store: ChunkStore, cache_dir: Path | None) -> KeywordIndex:
+    if cache_dir is None:
+        return KeywordIndex.build(store)
+    directory = cache_dir / "keyword" / index_key(store)
+    kept = KeywordIndex.load(directory)
+    if kept is not None:
+        return kept
+    built = KeywordIndex.build(store)
+    if built.ids:
+        built.save(directory)
+        _prune(directory.parent)
+    return built
+
+
+def index_key(store: ChunkStore) -> str:
+    """A name for the collection's current contents: its id, name, chunk count and a digest of
+    every chunk id (ids hold their text's hash, so any change of contents changes it)."""
+    ids = sorted(store.collection.get(include=[])["ids"])
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    return f"{store.collection.name}-{store.collection.id}-{len(ids)}-{digest}"
+
+
+def _prune(directory: Path) -> None:
+    """Keep the KEPT_INDEXES most recently written indexes in `directory`."""
+    try:
+        kept = sorted((p for p in directory.iterdir() if not p.name.startswith(".")),
+                      key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:  # another process pruned the same directory meanwhile
+        return
+    for old in kept[KEPT_INDEXES:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def keyword_hits(
-    store: ChunkStore, text: str, k: int, where: dict[str, Any] | None = None
+    store: ChunkStore, text: str, k: int, where: dict[str, Any] | None = None,
+    cache_dir: Path | None = None,
 ) -> list[Hit]:
     """The `k` chunks that best match the words of `text` among those `where` matches, best
-    first; a Hit's score is its BM25 score."""
+    first; a Hit's score is its BM25 score. `cache_dir`: where the index is kept on disk."""
     allowed = set(store.collection.get(where=where, include=[])["ids"]) if where else None
-    ranked = keyword_index(store).rank(text, k, allowed)
+    ranked = keyword_index(store, cache_dir).rank(text, k, allowed)
     return _hits(store, ranked)
 
 
@@ -140,12 +219,12 @@ def fusion_depth(k: int) -> int:
 
 def hybrid_hits(
     store: ChunkStore, vector: np.ndarray, text: str, k: int,
-    where: dict[str, Any] | None = None,
+    where: dict[str, Any] | None = None, cache_dir: Path | None = None,
 ) -> list[Hit]:
     """The `k` best chunks by meaning (`vector`) and by the words of `text`, fused."""
     depth = min(fusion_depth(k), store.count())
     meaning = store.search(vector, depth, where=where)
-    return fuse([meaning, keyword_hits(store, text, depth, where)], k)
+    return fuse([meaning, keyword_hits(store, text, depth, where, cache_dir)], k)
 
 
 def search_in_mode(
@@ -162,10 +241,10 @@ def search_in_mode(
     if store.count() == 0:
         return []
     if mode == "keyword":
-        hits = keyword_hits(store, text, k, where)
+        hits = keyword_hits(store, text, k, where, settings.cache_dir)
     else:
         vector = (embedder or query_embedder(settings)).encode([text])[0]
-        hits = hybrid_hits(store, vector, text, k, where)
+        hits = hybrid_hits(store, vector, text, k, where, settings.cache_dir)
     return [Result.from_hit(i + 1, hit) for i, hit in enumerate(hits)]
 
 

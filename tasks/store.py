@@ -118,15 +118,23 @@ class ChunkStore:
         self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
     ) -> list[Hit]:
         """The `k` chunks closest to `vector` among those `where` matches, best first."""
+        return self.search_many([vector], k, where)[0]
+
+    def search_many(
+        self, vectors: Sequence[np.ndarray], k: int, where: dict[str, Any] | None = None
+    ) -> list[list[Hit]]:
+        """`search` for each of `vectors` in one Chroma query (one round trip for them all)."""
         found = self.collection.query(
-            query_embeddings=[vector], n_results=k, where=where,
+            query_embeddings=list(vectors), n_results=k, where=where,
             include=["documents", "metadatas", "distances"],
         )
-        ids = found["ids"][0]
-        documents = (found["documents"] or [[]])[0]
-        metadatas = (found["metadatas"] or [[]])[0]
-        distances = (found["distances"] or [[]])[0]
         return [
-            Hit(id=i, score=1.0 - float(d), text=t or "", metadata=dict(m or {}))
-            for i, t, m, d in zip(ids, documents, metadatas, distances, strict=True)
+            [
+                Hit(id=i, score=1.0 - float(d), text=t or "", metadata=dict(m or {}))
+                for i, t, m, d in zip(ids, documents, metadatas, distances, strict=True)
+            ]
+            for ids, documents, metadatas, distances in zip(
+                found["ids"], found["documents"] or [], found["metadatas"] or [],
+                found["distances"] or [], strict=True,
+            )
         ]

@@ -24,6 +24,7 @@ from pipeline.filters import FIELDS, Filters, filtered_search
 from pipeline.keyword import DEFAULT_MODE, MODES, check_mode
 from pipeline.query import Result
 from pipeline.reading import open_store
+from pipeline.serve.client import running_service
 from tasks.settings import Settings
 
 NOTHING_STORED = "No chunks stored yet; run `ragmill ingest` first."
@@ -39,8 +40,6 @@ mode_option = click.option(
     "--mode", default=DEFAULT_MODE, show_default=True, metavar="|".join(MODES),
     help="Search by meaning, by keyword (BM25) or both fused (docs/search.md).",
 )
-
-
 
 
 def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -59,9 +58,15 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def retrieve(settings: Settings, text: str, k: int, filters: dict[str, Any],
              mode: str = DEFAULT_MODE) -> list[Result]:
+    """The search of `query` and `ask`: through `ragmill up`'s search service when it serves
+    this collection with this model (no model loads here), else on this process's own."""
     with one_line_errors():
         check_mode(mode)
         chosen = Filters.from_values(**filters)
+        service = running_service(settings)
+        found = service.search(text, k, chosen, mode) if service is not None else None
+        if found is not None:
+            return found
         with open_store(settings) as store:
             return filtered_search(store, settings, text, k, chosen, mode=mode)
 

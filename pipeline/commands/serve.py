@@ -36,6 +36,12 @@ def serve(host: str, port: int, data_dir: Path | None, collection: str | None) -
     import uvicorn
 
     from pipeline.serve.app import create_app
+    from tasks.embedding import limit_compute_threads
+
+    # One compute thread per encode: concurrent questions are encoded together in one run
+    # (pipeline/batching.py) while the other cores serve HTTP and Chroma; measured in
+    # docs/search.md "Speed".
+    limit_compute_threads(1)
 
     settings = load_settings(data_dir, collection=collection)
     with one_line_errors():

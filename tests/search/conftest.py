@@ -71,11 +71,13 @@ def fill(store: ChunkStore, embedder: Embedder, books: tuple[str, ...] = tuple(S
 
 
 @pytest.fixture(scope="session")
-def library(chroma_url: str, embedder: Embedder) -> Settings:
+def library(chroma_url: str, embedder: Embedder,
+            tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings that point at a collection holding the three books (never changed by tests);
-    the collection records what made its vectors, as an ingest's does."""
+    the collection records what made its vectors, as an ingest's does, and the data directory
+    holds only caches (the keyword index)."""
     settings = Settings.from_env().with_changes(chroma_url=chroma_url, collection=LIBRARY,
-                                                data_dir=Path.cwd() / "unused-data")
+                                                data_dir=tmp_path_factory.mktemp("data"))
     store = ChunkStore.connect(chroma_url, LIBRARY)
     claim(store, settings)
     fill(store, embedder)

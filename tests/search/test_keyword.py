@@ -5,14 +5,16 @@ APIs agree."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from pipeline import keyword
 from pipeline.api import Library
 from pipeline.errors import UsageError
 from pipeline.filters import Filters, filtered_search
-from pipeline.keyword import fuse, keyword_index, words
+from pipeline.keyword import KeywordIndex, fuse, keyword_index, words
 from pipeline.serve.app import create_app
 from tasks.embedding import Embedder
 from tasks.settings import Settings
@@ -93,6 +95,34 @@ def test_the_index_is_built_once_and_again_when_the_collection_changes(
     assert keyword_index(store) is not first
     found = run(store, library, embedder, "Nantucket", "keyword")
     assert [(r.book_id, r.position) for r in found] == [("1001", 3)]
+
+
+def test_the_index_is_kept_on_disk_and_read_back_until_the_collection_changes(
+    chroma_url: str, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ChunkStore.connect(chroma_url, "keywords-kept")
+    fill(store, embedder, ("1001",))
+    built = keyword_index(store, tmp_path)
+    assert len(list((tmp_path / "keyword").iterdir())) == 1
+
+    def no_building(store: ChunkStore) -> KeywordIndex:
+        raise AssertionError("the index was built again")
+
+    # As in the next process: nothing in memory, so the kept index is read, not built.
+    keyword._INDEXES.clear()
+    with monkeypatch.context() as patched:
+        patched.setattr(KeywordIndex, "build", no_building)
+        read = keyword_index(store, tmp_path)
+    assert read is not built and read.ids == built.ids
+    assert read.rank("the harpooned whale", 6) == built.rank("the harpooned whale", 6)
+
+    # One chunk replaced by another: the same count, other contents, so a new index.
+    store.delete(["1001-00000"])
+    store.upsert(["1001-00099"], embedder.encode([RARE]), [RARE], [{"book_id": "1001"}])
+    keyword._INDEXES.clear()
+    fresh = keyword_index(store, tmp_path)
+    assert len(fresh.ids) == 6 and fresh.rank("Queequeg", 1)[0][0] == "1001-00099"
+    assert len(list((tmp_path / "keyword").iterdir())) == 2
 
 
 def test_words_keep_accents_and_every_word(library: Settings) -> None:

@@ -1,4 +1,4 @@
-"""The search page in a real browser: a search, a filtered search and an ask.
+"""The search page in a real browser: a search, a filtered search, a keyword search and an ask.
 
 Debian's headless Chromium, driven by selenium (the same browser fixture as Flower's test), uses
 the page of a real `ragmill serve` whose LLM is the local OpenAI-compatible test server.
@@ -30,13 +30,14 @@ def hits(page: Any) -> list[str]:
     return [e.text for e in page.find_elements("css selector", "#results .hit .meta")]
 
 
-def submit(page: Any, question: str, mode: str = "search") -> None:
+def submit(page: Any, question: str, mode: str = "search", by: str = "meaning") -> None:
     from selenium.webdriver.support.ui import Select
 
     box = page.find_element("id", "q")
     box.clear()
     box.send_keys(question)
     Select(page.find_element("id", "mode")).select_by_value(mode)
+    Select(page.find_element("id", "match")).select_by_value(by)
     page.find_element("id", "go").click()
 
 
@@ -59,6 +60,14 @@ def test_search_filter_and_ask_through_the_page(
     filtered = wait_for(lambda: [h for h in hits(browser) if "1001" not in h], 30,
                         "results of book 1002 only")
     assert all("book 1002" in h and "chapter Chapter" in h and "p. " in h for h in filtered)
+
+    # By keyword: exactly the chunks holding the word (two books' worth), not the k closest.
+    books.select_by_value("")
+    submit(browser, "watched", by="keyword")
+    wait_for(lambda: "2 passages" in browser.find_element("id", "status").text, 30,
+             "the two chunks holding the word")
+    passages = [e.text for e in browser.find_elements("css selector", "#results .passage")]
+    assert len(passages) == 2 and all("watched" in p for p in passages)
 
     books.select_by_value("1001")
     submit(browser, "What did the harpooner watch?", mode="ask")
