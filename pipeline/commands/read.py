@@ -56,6 +56,14 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def question_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """What every command that asks a question takes: --data-dir, --collection, --mode and the
+    filters."""
+    for option in (filter_options, mode_option, collection_option, data_dir_option):
+        command = option(command)
+    return command
+
+
 def retrieve(settings: Settings, text: str, k: int, filters: dict[str, Any],
              mode: str = DEFAULT_MODE) -> list[Result]:
     """The search of `query` and `ask`: through `ragmill up`'s search service when it serves
@@ -76,10 +84,7 @@ def retrieve(settings: Settings, text: str, k: int, filters: dict[str, Any],
 @click.option("-k", "k", type=click.IntRange(min=1, max=1000), default=5, show_default=True,
               help="How many chunks to return.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-@data_dir_option
-@collection_option
-@mode_option
-@filter_options
+@question_options
 def query(text: str, k: int, as_json: bool, data_dir: Path | None, collection: str | None,
           mode: str, **filters: Any) -> None:
     """Find the stored chunks closest in meaning to TEXT (or sharing its words: --mode).
@@ -112,10 +117,7 @@ def query(text: str, k: int, as_json: bool, data_dir: Path | None, collection: s
 @click.option("-k", "k", type=click.IntRange(1, 50), default=5, show_default=True,
               help="How many chunks to retrieve and give the LLM.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer and sources as JSON.")
-@data_dir_option
-@collection_option
-@mode_option
-@filter_options
+@question_options
 def ask(question: str, k: int, as_json: bool, data_dir: Path | None,
         collection: str | None, mode: str, **filters: Any) -> None:
     """Answer QUESTION from the stored books with the LLM, citing [book id:chunk].

@@ -10,8 +10,9 @@
     GET /                       the page; /docs is the OpenAPI page
 
 Every error is one line of JSON, {"error": "..."}: 400 for a request that cannot be right, 401
-without the token, 404 for an unknown collection, 502 when the LLM fails, 503 when Chroma does
-not answer. Nothing a client sends makes the service stop serving.
+without the token, 404 for an unknown collection, 502 when the LLM or the embeddings endpoint
+fails, 503 when Chroma does not answer or the shared embeddings limit is spent past
+EMBED_TIMEOUT. Nothing a client sends makes the service stop serving.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pipeline.errors import RagmillError, UsageError
 from pipeline.keyword import DEFAULT_MODE
 from pipeline.serve.access import authorized
 from pipeline.serve.client import reader_of
+from tasks.embedding.errors import EmbedLimitBusy, RemoteEmbedError
 from tasks.llm.errors import LLMError
 
 PAGE = Path(__file__).parent / "static" / "index.html"
@@ -144,6 +146,11 @@ def create_app(library: Library, *, token: str | None = None) -> FastAPI:
     @app.exception_handler(LLMError)
     async def llm_error(request: Request, exc: LLMError) -> JSONResponse:
         return error(502, f"the LLM could not answer: {exc}")
+
+    @app.exception_handler(RemoteEmbedError)
+    async def endpoint_error(request: Request, exc: RemoteEmbedError) -> JSONResponse:
+        # A spent shared limit passes; anything else the embeddings endpoint said is its own.
+        return error(503 if isinstance(exc, EmbedLimitBusy) else 502, str(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
