@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import re
+import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,12 @@ from tests.support.servers import chroma_server, cluster_env, redis_server, star
 
 # Fault, bad-input and security tests write their tables for docs/reliability.md.
 pytest_plugins = ["tests.faults.report"]
+
+# Tests press Ctrl-C on processes they start. A suite started in the background by a
+# non-interactive shell inherits SIGINT ignored and would pass that on to them, which a terminal's
+# Ctrl-C never meets; restore the default so the children can be interrupted.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")

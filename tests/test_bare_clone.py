@@ -16,8 +16,11 @@ from pathlib import Path
 from tests.support.shared import ROOT, SHARED_DIR_VARIABLE
 
 TESTS = ROOT / "tests"
-# The names through which a test module reads the real books and skips without them.
-READS_SHARED = re.compile(r"\b(require_gutenberg_books|shared_books)\b")
+# The names through which a test module reads the real books and skips without them (directly,
+# through tests/support/chunks.py, or through the embedding tests' `real_chunks` fixture).
+READS_SHARED = re.compile(
+    r"\b(require_gutenberg_books|shared_books|real_book_chunks|real_chunks)\b"
+)
 # A path to the shared folder spelled out, which would bypass tests/support/shared.py.
 SPELLS_SHARED_PATH = re.compile(r"""["']shared["']|["']\.\./shared""")
 

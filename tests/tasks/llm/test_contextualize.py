@@ -84,9 +84,12 @@ def test_contextualize_stores_a_context_for_every_chunk_and_embeds_it_with_the_t
     assert any(titles["1002"] in s.content for s in llm.log)
     # The vector is that of context + text, not of the text alone.
     from tasks.embedding import Embedder
-    from tasks.settings import default_model
+    from tasks.settings import Settings
 
-    embedder = Embedder(default_model())
+    # The workers' embedder: the default backend and variant.
+    settings = Settings.from_env()
+    embedder = Embedder(settings.model, backend=settings.embed_backend,
+                        variant=settings.embed_variant or None)
     i = 0
     text, context, vector = got["documents"][i], contexts[i], np.asarray(got["embeddings"][i])
     with_context, alone = embedder.encode([f"{context}\n\n{text}", text])
