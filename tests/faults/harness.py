@@ -25,6 +25,7 @@ from typing import Any
 from tasks.progress import RunLedger, Snapshot, recent_runs
 from tasks.store import ChunkStore
 from tests.faults.cluster import FaultCluster, big_books, start_ingest
+from tests.faults.report import RecordProperty
 from tests.support.waiting import wait_for
 
 # Three books of ~100 chunks each in ~13 batches: an ingest lasts long enough to break.
@@ -151,3 +152,14 @@ def redelivered(log: str) -> int:
     """Embed batch tasks a worker log shows received more than once."""
     counts = Counter(_RECEIVED.findall(log))
     return sum(1 for n in counts.values() if n > 1)
+
+
+def finish_row(
+    cluster: FaultCluster, record_property: RecordProperty, *outputs: str, checked: str,
+    observed: str,
+) -> None:
+    """How every fault test ends: nothing the commands printed shows the cluster's secret, and
+    the test's row of the reliability table says what it checked and what it saw."""
+    assert not cluster.leaked_secret(*outputs)
+    record_property("checked", checked)
+    record_property("observed", observed)

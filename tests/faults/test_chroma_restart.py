@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.faults.cluster import FaultCluster
-from tests.faults.harness import OUTAGE_SECONDS, ingest_through_outage
+from tests.faults.harness import OUTAGE_SECONDS, finish_row, ingest_through_outage
 from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]
@@ -25,12 +25,9 @@ def test_batches_that_failed_to_store_are_retried(
     log = cluster.log("embed") + cluster.log("io")
     retries = len(re.findall(r"ragmill\.\w+\[[0-9a-f-]+\] retry: Retry in", log))
     assert retries >= 1, "no task failed while Chroma was down; the fault missed the ingest"
-    assert not cluster.leaked_secret(ingest.out, ingest.err)
-    record_property(
-        "checked", "exit 0, no failure; tasks that hit the outage retried (worker log); "
+    finish_row(
+        cluster, record_property, ingest.out, ingest.err,
+        checked="exit 0, no failure; tasks that hit the outage retried (worker log); "
         "ledger chunks == stored == expected; stored ids == expected ids",
-    )
-    record_property(
-        "observed",
-        f"stopped after {before.batches_done} batches; {retries} task retries; {stored}",
+        observed=f"stopped after {before.batches_done} batches; {retries} task retries; {stored}",
     )

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from tests.faults.cluster import FaultCluster
-from tests.faults.harness import ingest_in_background, redelivered
+from tests.faults.harness import finish_row, ingest_in_background, redelivered
 from tests.faults.report import RecordProperty
 from tests.support.waiting import wait_for
 
@@ -29,11 +29,8 @@ def test_a_killed_embed_process_loses_no_batch(
     log = cluster.log("embed")
     assert "SIGKILL" in log or "WorkerLostError" in log, "the worker did not see its process die"
     stored = ingest.assert_complete(expected)
-    assert not cluster.leaked_secret(ingest.out, ingest.err)
-    record_property(
-        "checked", "exit 0; ledger chunks == stored == expected; stored ids == expected ids"
-    )
-    record_property(
-        "observed",
-        f"{stored}; {redelivered(log)} batch(es) redelivered after the process died",
+    finish_row(
+        cluster, record_property, ingest.out, ingest.err,
+        checked="exit 0; ledger chunks == stored == expected; stored ids == expected ids",
+        observed=f"{stored}; {redelivered(log)} batch(es) redelivered after the process died",
     )

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests.faults.cluster import FaultCluster, expected_ids, run_ingest
-from tests.faults.harness import BOOKS, COLLECTION, exact, summary
+from tests.faults.harness import BOOKS, COLLECTION, exact, finish_row, summary
 from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]
@@ -82,14 +82,10 @@ def test_a_hanging_download_is_bounded_retried_and_reported(
     stored = exact(cluster, expected)
     failed_lines = [line for line in done.stderr.splitlines() if "failed" in line and url in line]
     assert len(failed_lines) == 1
-    assert not cluster.leaked_secret(done.stdout, done.stderr)
-    record_property(
-        "checked",
-        f"read timeout {READ_TIMEOUT} s, {RETRIES} retries: exit 1; the URL tried "
+    finish_row(
+        cluster, record_property, done.stdout, done.stderr,
+        checked=f"read timeout {READ_TIMEOUT} s, {RETRIES} retries: exit 1; the URL tried "
         f"{RETRIES + 1} times, then one failure line naming it; the other books' ids stored",
-    )
-    record_property(
-        "observed",
-        f"{attempts} connections; failure: \"{reason}\"; {stored}; "
+        observed=f"{attempts} connections; failure: \"{reason}\"; {stored}; "
         f"{result['seconds']} s in all",
     )

@@ -14,6 +14,7 @@ from tests.faults.harness import (
     COLLECTION,
     embedded_chunks,
     exact,
+    finish_row,
     ingest_in_background,
     stored_ids,
     summary,
@@ -76,14 +77,12 @@ def test_an_interrupted_ingest_resumes_without_embedding_anything_twice(
     assert embedded == len(expected)
     done = status(cluster, second["run"])
     assert done["books_left"] == 0 and done["chunks_left"] == 0
-    assert not cluster.leaked_secret(out, err, again.stdout, again.stderr)
-    record_property(
-        "checked",
-        "exit 130 then 0; `ragmill status` of run 1 shows it interrupted with work left; run 2 "
-        "skips what run 1 stored; chunks encoded over both runs (worker log) == expected",
-    )
-    record_property(
-        "observed",
-        f"run 1 stored {stored_before}, run 2 skipped {second['chunks_already_stored']} and "
-        f"embedded {second['chunks_new']}; {embedded} chunks encoded in all; {stored}",
+    finish_row(
+        cluster, record_property, out, err, again.stdout, again.stderr,
+        checked="exit 130 then 0; `ragmill status` of run 1 shows it interrupted with work "
+        "left; run 2 skips what run 1 stored; chunks encoded over both runs (worker log) == "
+        "expected",
+        observed=f"run 1 stored {stored_before}, run 2 skipped "
+        f"{second['chunks_already_stored']} and embedded {second['chunks_new']}; {embedded} "
+        f"chunks encoded in all; {stored}",
     )

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from tests.faults.cluster import FaultCluster, run_ingest
-from tests.faults.harness import BOOKS, COLLECTION, OUTAGE_SECONDS, exact, ingest_through_outage
+from tests.faults.harness import (
+    BOOKS,
+    COLLECTION,
+    OUTAGE_SECONDS,
+    exact,
+    finish_row,
+    ingest_through_outage,
+)
 from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]
@@ -35,14 +42,11 @@ def test_workers_and_client_ride_out_a_redis_restart(
     log = cluster.log("embed") + cluster.log("io")
     reconnected = log.count("Connected to redis://")
     assert reconnected >= 4, "the workers did not reconnect"
-    assert not cluster.leaked_secret(ingest.out, ingest.err)
-    record_property(
-        "checked", "workers reconnect; exit 0 (or a clear error and a rerun that completes); "
+    finish_row(
+        cluster, record_property, ingest.out, ingest.err,
+        checked="workers reconnect; exit 0 (or a clear error and a rerun that completes); "
         "stored ids == expected ids",
-    )
-    record_property(
-        "observed",
-        f"stopped after {before.batches_done} batches; {outcome}"
+        observed=f"stopped after {before.batches_done} batches; {outcome}"
         f"{' after one rerun' if reruns else ''}; workers connected {reconnected} times "
         f"in all; {stored}",
     )

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.faults.cluster import VISIBILITY_TIMEOUT, FaultCluster
-from tests.faults.harness import ingest_in_background
+from tests.faults.harness import finish_row, ingest_in_background
 from tests.faults.report import RecordProperty
 
 pytestmark = [pytest.mark.e2e]
@@ -32,13 +32,9 @@ def test_a_killed_and_restarted_worker_finishes_the_ingest(
         ingest.finish()
         finished_after = time.monotonic() - killed_at
     stored = ingest.assert_complete(expected)
-    assert not cluster.leaked_secret(ingest.out, ingest.err)
-    record_property(
-        "checked",
-        "exit 0; ledger chunks == stored == expected; stored ids == expected ids",
-    )
-    record_property(
-        "observed",
-        f"{stored}; killed after {before.batches_done} batches with {unacked} message(s) "
+    finish_row(
+        cluster, record_property, ingest.out, ingest.err,
+        checked="exit 0; ledger chunks == stored == expected; stored ids == expected ids",
+        observed=f"{stored}; killed after {before.batches_done} batches with {unacked} message(s) "
         f"taken; done {finished_after:.0f} s later (visibility timeout {VISIBILITY_TIMEOUT} s)",
     )
