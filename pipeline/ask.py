@@ -85,15 +85,12 @@ def answer_question(
 def make_chat(llm: LLMSettings, settings: Any) -> Callable[[list[Message]], str]:
     """One call through the cluster's shared limit when a cluster's Redis is known."""
     from pipeline.broker import connect
-    from pipeline.stack import running_stack
+    from pipeline.stack import with_stack_redis
     from tasks.llm.caller import LLMCaller
     from tasks.llm.client import ChatClient
     from tasks.llm.engine import make_limiter
 
-    redis_url = settings.redis_url
-    if redis_url is None:
-        info = running_stack(settings.data_dir)
-        redis_url = info.redis_url if info else None
+    redis_url = with_stack_redis(settings).redis_url
     limiter = make_limiter(llm, connect(redis_url)) if redis_url else None
     caller = LLMCaller(llm, limiter, ChatClient(llm))
     # Answers need more room than one-line contexts, within what a window allows.

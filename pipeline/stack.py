@@ -28,6 +28,7 @@ import redis
 from pipeline import services
 from pipeline.processes import Service, StackError
 from tasks.setting_checks import SettingsError, check_basic_auth
+from tasks.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,16 @@ def write_state(data_dir: Path, info: StackInfo) -> None:
     tmp = data_dir / "stack.json.tmp"
     tmp.write_text(json.dumps(asdict(info), indent=2))
     os.replace(tmp, data_dir / "stack.json")
+
+
+def with_stack_redis(settings: Settings) -> Settings:
+    """`settings` with REDIS_URL taken from the running local stack when it is unset, so a
+    question's LLM call and its embedding through an endpoint count against the limits the
+    stack's workers share."""
+    if settings.redis_url is not None:
+        return settings
+    info = running_stack(settings.data_dir)
+    return settings.with_changes(redis_url=info.redis_url) if info else settings
 
 
 def running_stack(data_dir: Path) -> StackInfo | None:

@@ -25,6 +25,7 @@ from pipeline.keyword import DEFAULT_MODE, MODES, check_mode
 from pipeline.query import Result
 from pipeline.reading import open_store
 from pipeline.serve.client import running_service
+from pipeline.stack import with_stack_redis
 from tasks.settings import Settings
 
 NOTHING_STORED = "No chunks stored yet; run `ragmill ingest` first."
@@ -75,6 +76,8 @@ def retrieve(settings: Settings, text: str, k: int, filters: dict[str, Any],
         found = service.search(text, k, chosen, mode) if service is not None else None
         if found is not None:
             return found
+        # Searching here: a question embedded through an endpoint joins the stack's limit.
+        settings = with_stack_redis(settings)
         with open_store(settings) as store:
             return filtered_search(store, settings, text, k, chosen, mode=mode)
 

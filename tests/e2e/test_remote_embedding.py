@@ -11,16 +11,20 @@ Flower shows, the worker logs and Redis. test_remote_embedding_faults.py adds ra
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
 from pipeline.broker import client_app
+from pipeline.stack import StackInfo
 from tasks.embedding.remote import RemoteEmbedder, make_limiter
 from tasks.settings import RemoteEmbedSettings
 from tasks.store import ChunkStore
@@ -153,6 +157,35 @@ def test_a_question_waits_for_the_shared_limit_or_fails_in_one_line_unsent(
     assert patient.code == 0, patient.stderr
     assert server.requests_seen() == spent + 1 and server.violations == []
     assert server.log[-1].at >= until - 0.05, "the question did not wait for the pause"
+    client.close()
+
+
+def test_beside_a_local_stack_a_question_joins_its_limit_without_redis_url(
+    remote: RemoteCluster, collection: str, tmp_path: Path
+) -> None:
+    assert remote.ingest(collection, "1002").code == 0
+    server = remote.server
+    settings = RemoteEmbedSettings(
+        base_url=server.url, api_key=KEY, rpm=RPM, tpm=TPM, window_seconds=WINDOW,
+        limit_name=remote.env["EMBED_LIMIT_NAME"],
+    )
+    client = redis.Redis.from_url(remote.redis_url)
+    limiter = make_limiter(settings, MODEL, client)
+    limiter.pause(30)
+    spent = server.requests_seen()
+    # What `ragmill up` leaves in its data directory: where its Redis is, and that it runs.
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "stack.json").write_text(json.dumps(asdict(StackInfo(
+        redis_url=remote.redis_url, chroma_url=remote.chroma_url, flower_url=None, mode="up",
+        owner_pid=os.getpid(),
+    ))))
+    env = {**remote.env, "EMBED_TIMEOUT": "1", "RAGMILL_DATA_DIR": str(data)}
+    del env["REDIS_URL"]
+    paused = run_cli(["query", "--collection", collection, "the station master"], env)
+    assert paused.code == 1 and "EMBED_TIMEOUT=1" in paused.stderr, paused.stderr
+    assert server.requests_seen() == spent, "the question went out past the stack's pause"
+    client.delete(limiter.paused_key)
     client.close()
 
 
