@@ -34,8 +34,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pipeline.api import Library, UnknownCollection
 from pipeline.errors import RagmillError, UsageError
 from pipeline.keyword import DEFAULT_MODE
+from pipeline.reading import record_errors
 from pipeline.serve.access import authorized
 from pipeline.serve.client import reader_of
+from tasks.collection_record import check_reader
 from tasks.embedding.errors import EmbedLimitBusy, RemoteEmbedError
 from tasks.llm.errors import LLMError
 
@@ -48,18 +50,26 @@ class Libraries:
     def __init__(self, default: Library) -> None:
         self.default = default
         self._others: dict[str, Library] = {}
+        self._checked: set[str] = set()
         self._lock = threading.Lock()
 
-    def get(self, collection: str | None) -> Library:
+    def get(self, collection: str | None, *, for_questions: bool = True) -> Library:
+        """The library of `collection`; `for_questions`, only if the service's model makes
+        vectors of the collection's kind (else 400: searching it would find nonsense)."""
         if not collection or collection == self.default.collection:
             return self.default
         with self._lock:
-            if collection not in self._others:
-                self._others[collection] = Library(
+            other = self._others.get(collection)
+            if other is None:
+                other = self._others[collection] = Library(
                     collection, self.default.chroma_url, settings=self.default.settings,
                     embedder=self.default.embedder,
                 )
-            return self._others[collection]
+            if for_questions and collection not in self._checked:
+                with record_errors():
+                    check_reader(other.store, other.settings)
+                self._checked.add(collection)
+            return other
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -190,7 +200,7 @@ def create_app(library: Library, *, token: str | None = None) -> FastAPI:
     @app.get("/api/books")
     def books(collection: str | None = None) -> list[dict[str, object]]:
         """The collection's books, as `ragmill books --json` prints them."""
-        return [b.as_dict() for b in libraries.get(collection).books()]
+        return [b.as_dict() for b in libraries.get(collection, for_questions=False).books()]
 
     @app.get("/api/collections")
     def collections() -> list[dict[str, object]]:

@@ -18,10 +18,12 @@ from fastapi.testclient import TestClient
 from pipeline.api import Library
 from pipeline.processes import free_port
 from pipeline.serve.app import create_app
+from tasks.collection_record import claim
 from tasks.embedding import Embedder
 from tasks.settings import Settings
+from tasks.store import ChunkStore
 from tests.conftest import RAGMILL, run_cli
-from tests.search.conftest import Service, serve_process
+from tests.search.conftest import Service, fill, serve_process
 
 pytestmark = pytest.mark.e2e
 
@@ -116,6 +118,22 @@ def test_without_an_llm_ask_gives_the_closest_passages(library: Settings,
     with TestClient(create_app(plain)) as client:
         body = client.get("/api/ask", params={"q": "whales", "k": 2}).json()
     assert body["answer"] is None and [s["book_id"] for s in body["sources"]] == ["1001"] * 2
+
+
+def test_another_collection_made_by_another_backend_is_refused_not_searched(
+    library: Settings, embedder: Embedder
+) -> None:
+    other = ChunkStore.connect(str(library.chroma_url), "made_by_torch")
+    claim(other, library.with_changes(embed_backend="torch", embed_variant=""))
+    fill(other, Embedder(library.model, backend="torch"), books=("1001",))
+    with TestClient(create_app(Library(settings=library, embedder=embedder))) as client:
+        refused = client.get("/api/search", params={"q": "whales", "collection": "made_by_torch"})
+        served = client.get("/api/search", params={"q": "whales"})
+        listed = client.get("/api/books", params={"collection": "made_by_torch"})
+    assert listed.status_code == 200 and [b["book_id"] for b in listed.json()] == ["1001"]
+    assert refused.status_code == 400 and "\n" not in refused.text
+    assert "made_by_torch" in refused.text and "EMBED_BACKEND=torch" in refused.text
+    assert served.status_code == 200 and served.json()[0]["book_id"] == "1001"
 
 
 def test_beyond_loopback_it_refuses_to_start_without_a_token(library: Settings) -> None:
