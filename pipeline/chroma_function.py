@@ -28,12 +28,11 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 
 from tasks.embedding import Embedder
-from tasks.settings import Settings
+from tasks.settings import ONNX_BACKENDS, Settings
 
 # Collection metadata the collection record writes (keys prefixed `ragmill:`).
 MODEL_KEY, BACKEND_KEY = "ragmill:model", "ragmill:backend"
 QUANTISATION_KEY = "ragmill:quantisation"
-ONNX_BACKENDS = ("onnx", "onnx-int8")
 
 
 def model_location(model: str) -> str:

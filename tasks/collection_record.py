@@ -33,7 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tasks.settings import EMBED_BACKENDS, Settings, default_model
+from tasks.settings import EMBED_BACKENDS, ONNX_BACKENDS, Settings, default_model
 
 __all__ = [
     "PREFIX",
@@ -114,7 +114,7 @@ class CollectionRecord:
 def quantisation_of(backend: str, variant: str = "") -> str:
     """The numeric form a backend's model runs in: the variant's name for the ONNX backends
     (fp32, int8-dynamic-avx512_vnni, ...), fp32 for the others."""
-    if backend not in ("onnx", "onnx-int8"):
+    if backend not in ONNX_BACKENDS:
         return "fp32"
     from tasks.embedding.variants import resolve
 
@@ -286,7 +286,7 @@ def recorded_form(store: Any, settings: Settings) -> tuple[str, str]:
             f"collection '{store.collection.name}' holds vectors of {record and record.describe()}"
             f"; ragmill embeds locally with {', '.join(EMBED_BACKENDS)} only"
         )
-    if backend not in ("onnx", "onnx-int8"):
+    if backend not in ONNX_BACKENDS:
         variant = ""
     check_reader(store, replace(settings, embed_backend=backend, embed_variant=variant))
     return backend, variant

@@ -32,6 +32,8 @@ from tasks.setting_checks import (
 # Local backends run the model in the worker; "openai" calls an OpenAI-compatible endpoint.
 EMBED_BACKENDS = ("torch", "onnx", "onnx-int8", "openai")
 REMOTE_BACKEND = "openai"
+# The backends that run an ONNX file, whose form EMBED_VARIANT names (tasks/embedding/variants.py).
+ONNX_BACKENDS = ("onnx", "onnx-int8")
 DEFAULT_MIRROR = "https://www.gutenberg.org"
 GUTENBERG_EDITIONS = ("txt", "epub", "html")
 # Chroma's own rule for collection names, checked here so a bad name fails before any work.
@@ -307,7 +309,7 @@ class Settings:
                 f"EMBED_BACKEND={self.embed_backend!r} is not one of {', '.join(EMBED_BACKENDS)}"
             )
         if self.embed_variant:
-            if self.embed_backend not in ("onnx", "onnx-int8"):
+            if self.embed_backend not in ONNX_BACKENDS:
                 raise SettingsError(
                     f"EMBED_VARIANT={self.embed_variant!r} applies to EMBED_BACKEND onnx or "
                     f"onnx-int8, not {self.embed_backend!r}; unset it"

@@ -20,11 +20,8 @@ from pipeline.errors import UsageError
 from pipeline.filters import Filters
 from pipeline.query import Result
 from pipeline.stack import running_stack
-from tasks.embedding.variants import resolve
+from tasks.collection_record import quantisation_of
 from tasks.settings import Settings
-
-# The backends whose EMBED_VARIANT names an ONNX file (tasks/embedding/variants.py).
-LOCAL_VARIANT_BACKENDS = ("onnx", "onnx-int8")
 
 # The service answers /health at once when it is up; a service that does not is not used.
 HEALTH_SECONDS = 2.0
@@ -34,12 +31,11 @@ SEARCH_SECONDS = 60.0
 
 def reader_of(settings: Settings) -> dict[str, str]:
     """What makes a question's vector: the service's /health reports its own, and a command
-    uses the service only when they are its own too. The variant is named in full (an unset
-    EMBED_VARIANT is the backend's default), so either way of naming one variant matches."""
-    variant = settings.embed_variant
-    if settings.embed_backend in LOCAL_VARIANT_BACKENDS:
-        variant = resolve(settings.embed_backend, variant or None).name
-    return {"model": settings.model, "backend": settings.embed_backend, "variant": variant}
+    uses the service only when they are its own too. The variant is named as a collection
+    records it (an unset EMBED_VARIANT is the backend's default), so either way of naming one
+    variant matches."""
+    return {"model": settings.model, "backend": settings.embed_backend,
+            "variant": quantisation_of(settings.embed_backend, settings.embed_variant)}
 
 
 class ServiceClient:

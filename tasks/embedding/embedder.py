@@ -18,6 +18,8 @@ from typing import Protocol
 
 import numpy as np
 
+from tasks.settings import ONNX_BACKENDS
+
 BACKENDS = ("onnx", "onnx-int8", "torch")
 
 
@@ -136,7 +138,7 @@ def _load(
         from tasks.embedding.torch_encoder import TorchEncoder
 
         return "fp32", TorchEncoder(model, threads), 0
-    if backend in ("onnx", "onnx-int8"):
+    if backend in ONNX_BACKENDS:
         from tasks.embedding.cache import ensure_export
         from tasks.embedding.onnx_encoder import OnnxEncoder
         from tasks.embedding.variants import resolve
