@@ -233,6 +233,10 @@ def mismatch_message(
     held = stored.describe() if recorded else f"{stored.describe()} (no record: taken as fp32 ONNX)"
     if {"backend", "quantisation"} & set(differing) and "model_fingerprint" not in differing:
         fix = f"set EMBED_BACKEND={stored.backend}"
+        if stored.backend in ONNX_BACKENDS and stored.quantisation != quantisation_of(
+            stored.backend
+        ):
+            fix += f" EMBED_VARIANT={stored.quantisation}"
     elif "model_fingerprint" in differing or "dimension" in differing:
         fix = f"set EMBED_MODEL to the model it was made with ({stored.model})"
     else:

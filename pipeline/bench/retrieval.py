@@ -188,9 +188,12 @@ def measure_retrieval(
     texts = [q.question for q in questions]
     runs = []
     for backend in backends:
+        # "onnx-int8:int8-dynamic-avx512_vnni" names a variant; a bare backend runs its default.
+        name, _, variant = backend.partition(":")
         embedder = Embedder(
             settings.model,
-            backend=backend,
+            backend=name,
+            variant=variant or None,
             batch_size=settings.encode_batch_size,
             threads=threads or os.cpu_count() or 1,
         )
@@ -210,7 +213,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     from tasks.embedding import limit_compute_threads
 
     parser = argparse.ArgumentParser(prog="python -m pipeline.bench.retrieval")
-    parser.add_argument("--backends", default="onnx,onnx-int8", help="the first is the reference")
+    parser.add_argument(
+        "--backends", default="onnx,onnx-int8",
+        help="the first is the reference; BACKEND:VARIANT picks a variant (EMBED_VARIANT's names)",
+    )
     parser.add_argument("--questions", type=Path, default=BUNDLED_QUESTIONS)
     parser.add_argument(
         "--corpus", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "corpus"

@@ -146,6 +146,6 @@ def _load(
         chosen = resolve(backend, variant)
         directory, file_name = ensure_export(model, backend, chosen.name)
         source = Path(model).expanduser()
-        encoder = OnnxEncoder(source, directory / file_name, threads)
+        encoder = OnnxEncoder(source, directory / file_name, threads, chosen)
         return chosen.name, encoder, chosen.rows_per_run
     raise ValueError(f"EMBED_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}")

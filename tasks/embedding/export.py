@@ -18,7 +18,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tasks.embedding.variants import FP32_FILE, Variant, all_variants, int8_config
+from tasks.embedding.variants import (
+    FP32_FILE,
+    OPENVINO_INT8_FILE,
+    Variant,
+    all_variants,
+    int8_config,
+)
 
 CALIBRATION_TEXT = Path(__file__).with_name("calibration.txt")
 
@@ -121,18 +127,47 @@ def _int8_static_per_channel(target: Path, out: Path) -> None:
     )
 
 
+def _int8_static_openvino(target: Path, out: Path) -> None:
+    import nncf
+    import openvino as ov
+
+    model = ov.Core().read_model(str(target / FP32_FILE))
+    names = {port.get_any_name() for port in model.inputs}
+    feeds = [
+        {name: value for name, value in feed.items() if name in names}
+        for feed in _calibration_feeds(target)
+    ]
+    quantised = nncf.quantize(
+        model,
+        nncf.Dataset(feeds),
+        # The transformer scheme keeps softmax, LayerNorm and the residual adds in float and
+        # smooths activation outliers into the weights (SmoothQuant) before quantising them.
+        model_type=nncf.ModelType.TRANSFORMER,
+        subset_size=len(feeds),
+    )
+    scratch = out.parent / f"{out.name}.dir"
+    scratch.mkdir()
+    # OpenVINO would store float weights (embeddings, LayerNorm) as fp16 by default; keep them
+    # float32 so only the quantised products differ from fp32.
+    ov.save_model(quantised, str(scratch / "model.xml"), compress_to_fp16=False)
+    os.replace(scratch / "model.bin", target / Path(OPENVINO_INT8_FILE).with_suffix(".bin"))
+    os.replace(scratch / "model.xml", out)
+
+
+def _calibration_feeds(target: Path) -> list[dict[str, Any]]:
+    """The calibration passages as model inputs, one passage each (no padding to skew ranges)."""
+    from tasks.embedding.layout import ModelLayout
+    from tasks.embedding.onnx_encoder import batch_tokenizer
+
+    tokenizer = batch_tokenizer(target / "tokenizer.json", ModelLayout.read(target).max_tokens)
+    return [_feed(tokenizer.encode(p)) for p in calibration_passages()]
+
+
 class _CalibrationReader:
     """Feeds calibration passages one at a time (no padding to skew the activation ranges)."""
 
     def __init__(self, target: Path) -> None:
-        from tasks.embedding.layout import ModelLayout
-        from tasks.embedding.onnx_encoder import batch_tokenizer
-
-        tokenizer = batch_tokenizer(target / "tokenizer.json", ModelLayout.read(target).max_tokens)
-        passages = calibration_passages()
-        self._feeds: Iterator[dict[str, Any]] = iter(
-            [_feed(tokenizer.encode(p)) for p in passages]
-        )
+        self._feeds: Iterator[dict[str, Any]] = iter(_calibration_feeds(target))
 
     def get_next(self) -> dict[str, Any] | None:
         return next(self._feeds, None)
@@ -167,6 +202,7 @@ def _onnx_model(target: Path) -> Any:
 def _scratch_file(target: Path, file: str) -> Iterator[Path]:
     """A scratch path beside `target/file`, renamed onto it when the block succeeds."""
     final = target / file
+    final.parent.mkdir(parents=True, exist_ok=True)
     scratch = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     try:
         yield scratch
@@ -189,6 +225,7 @@ RECIPES: dict[str, Callable[[Path, Path], None]] = {
     "int8-dynamic": _int8_dynamic,
     "int8-dynamic-per-channel": _int8_dynamic_per_channel,
     "int8-static-per-channel": _int8_static_per_channel,
+    "int8-static-openvino": _int8_static_openvino,
 }
 
 
@@ -198,6 +235,9 @@ def main() -> None:
     model, target, name = sys.argv[1:]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # NNCF reports usage to OpenVINO's telemetry unless a consent file in the user's home
+    # declines; NNCF_CI is its switch for not sending, and an export has nothing to report.
+    os.environ.setdefault("NNCF_CI", "1")
     export(model, Path(target), all_variants()[name])
 
 

@@ -83,7 +83,7 @@ def test_the_same_settings_pass_and_another_backend_is_refused_in_one_line(
     message = str(refused.value)
     assert "\n" not in message
     assert f"collection '{store.collection.name}'" in message
-    assert "onnx fp32" in message and "onnx-int8 int8-dynamic" in message
+    assert "onnx fp32" in message and "onnx-int8 int8-static-openvino" in message
     assert "set EMBED_BACKEND=onnx" in message and "new collection" in message
     with pytest.raises(RecordMismatch):
         check_reader(store, replace(settings, embed_backend="torch"))
@@ -121,6 +121,20 @@ def test_the_default_backend_refuses_a_collection_without_a_record_and_names_the
             attempt(store, default)
         assert "set EMBED_BACKEND=onnx " in str(refused.value)
     assert read_record(store.client.get_collection(store.collection.name)) is None
+
+
+def test_another_variant_of_the_same_backend_is_refused_naming_the_variant(
+    store: ChunkStore, settings: Settings
+) -> None:
+    # A collection made by an older default (dynamic int8) is not silently extended by the new
+    # one; the line says which EMBED_VARIANT carries on with it.
+    older = replace(settings, embed_backend="onnx-int8", embed_variant="int8-dynamic-per-channel")
+    claim(store, older)
+    with pytest.raises(RecordMismatch) as refused:
+        claim(store, replace(settings, embed_backend="onnx-int8", embed_variant=""))
+    message = str(refused.value)
+    assert "quantisation differ" in message, message
+    assert "set EMBED_BACKEND=onnx-int8 EMBED_VARIANT=int8-dynamic-per-channel" in message
 
 
 def test_the_record_keeps_other_metadata(store: ChunkStore, settings: Settings) -> None:

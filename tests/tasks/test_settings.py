@@ -82,4 +82,4 @@ def test_an_embed_variant_must_be_one_of_its_backend_and_is_recorded() -> None:
     optimized = Settings.from_env({"EMBED_BACKEND": "onnx", "EMBED_VARIANT": "fp32-O2"})
     assert expected_record(optimized).quantisation == "fp32-O2"
     assert expected_record(Settings.from_env({"EMBED_BACKEND": "onnx"})).quantisation == "fp32"
-    assert expected_record(Settings.from_env({})).quantisation.startswith("int8-dynamic-")
+    assert expected_record(Settings.from_env({})).quantisation == "int8-static-openvino"

@@ -2,7 +2,9 @@
 
 Every chunk is embedded once among 7 batch-mates (the pipeline's way) and once alone. fp32 runs
 whole batches and only float rounding differs; dynamic int8 quantises each run's activations by
-the run's range, so ragmill runs it one text at a time, which the last test shows matters.
+the run's range, so ragmill runs it one text at a time; static int8 on OpenVINO moves a vector a
+little with the padding it runs with, so each text runs padded to its own rounded-up length. The
+tests that end the file show that both measures matter.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def test_dynamic_int8_over_whole_batches_would_move_vectors(
 ) -> None:
     # Why one text per run: the same variant fed whole batches moves a vector by far more than
     # rounding (cosine 0.988 measured on real chunks).
-    embedder = Embedder(default_model(), backend="onnx-int8", batch_size=8)
+    embedder = Embedder(default_model(), backend="onnx-int8", batch_size=8, variant="int8-dynamic")
     alone = np.vstack([embedder.encode([t]) for t in real_chunks])
     order = np.argsort([len(t) for t in real_chunks])
     batched = np.empty_like(alone)
@@ -57,3 +59,28 @@ def test_dynamic_int8_over_whole_batches_would_move_vectors(
     cosines = np.sum(alone * batched, axis=1)
     assert cosines.min() < 0.999, cosines.min()
     assert cosines.min() > 0.97, cosines.min()
+
+
+@pytest.mark.parametrize("variant", ["int8-static-openvino", "int8-static-openvino-bf16"])
+def test_static_openvino_int8_vectors_are_the_same_in_any_batch(
+    model_cache: Path, real_chunks: list[str], variant: str
+) -> None:
+    embedder = Embedder(default_model(), backend="onnx-int8", batch_size=8, variant=variant)
+    assert embedder.rows_per_run == 0  # whole batches: that is where its speed comes from
+    cosines = _alone_and_in_batches(embedder, real_chunks)
+    assert 1 - cosines.min() < FP32_BOUND, cosines.min()
+
+
+def test_static_openvino_int8_padded_to_the_batch_would_move_vectors(
+    model_cache: Path, real_chunks: list[str]
+) -> None:
+    # Why each text runs padded to its own length: padded to its batch's longest instead, the
+    # same text comes back moved by more than rounding (cosine about 0.9998 measured).
+    embedder = Embedder(default_model(), backend="onnx-int8", batch_size=8)
+    assert embedder.variant == "int8-static-openvino"
+    alone = np.vstack([embedder.encode([t]) for t in real_chunks])
+    embedder.encoder.pad_multiple = 0  # pad each batch to its longest row, as fp32 does
+    in_batches = embedder.encode(real_chunks)
+    cosines = np.sum(alone * in_batches, axis=1)
+    assert 1 - cosines.min() > FP32_BOUND, cosines.min()
+    assert cosines.min() > 0.999, cosines.min()

@@ -1,0 +1,42 @@
+"""A model file run by OpenVINO: the runtime of the `int8-static-openvino` variant.
+
+OpenVINO compiles the whole graph for this CPU (oneDNN's int8 kernels, with VNNI where the CPU
+has it, and the surrounding adds, GELUs and LayerNorms fused into them); on the 2-core AMD EPYC
+of docs/performance.md it encodes static int8 about a sixth faster than onnxruntime runs dynamic
+int8, one thread each.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+
+
+class OpenVinoTokenStates:
+    """An OpenVINO model (IR or ONNX file) compiled for the CPU with `threads` threads."""
+
+    def __init__(self, model_file: Path, threads: int, float_precision: str = "f32") -> None:
+        core = ov.Core()
+        config: dict[str, object] = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "NUM_STREAMS": 1,
+            # On CPUs with BF16 (AVX512_BF16, AMX) OpenVINO would run the float parts in bf16 by
+            # default; the variant says which, so vectors do not depend on the CPU that made them.
+            "INFERENCE_PRECISION_HINT": float_precision,
+            # Pinning would tie every prefork process's threads to the same first cores.
+            "ENABLE_CPU_PINNING": False,
+        }
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = core.compile_model(core.read_model(str(model_file)), "CPU", config)
+        self.request = self.compiled.create_infer_request()
+        self.input_names = {port.get_any_name() for port in self.compiled.inputs}
+        self.threads = int(self.compiled.get_property("INFERENCE_NUM_THREADS"))
+        # The export's first output is the token states (last_hidden_state).
+        self._output = self.compiled.outputs[0]
+
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        states = self.request.infer(feeds)[self._output]
+        return np.asarray(states, dtype=np.float32)
