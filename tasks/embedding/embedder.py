@@ -111,11 +111,25 @@ class Embedder:
             lengths = self.token_lengths(texts)
         order = np.argsort(-np.asarray(lengths), kind="stable")
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        step = self.rows_per_run or self.batch_size
-        for start in range(0, len(order), step):
-            rows = order[start : start + step]
+        for rows in self._batches(order, np.asarray(lengths)):
             out[rows] = self.encoder.encode_batch([texts[i] for i in rows])
         return out
+
+    def _batches(self, order: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+        """`order` cut into runs of the batch size (or `rows_per_run`). Where each text runs
+        padded to its own rounded-up length, runs are cut within one padded length, so they stay
+        whole and few shapes repeat (the encoder splits a mixed run anyway)."""
+        step = self.rows_per_run or self.batch_size
+        multiple = getattr(self.encoder, "pad_multiple", 0)
+        if not multiple:
+            return [order[start : start + step] for start in range(0, len(order), step)]
+        widths = -(-lengths[order] // multiple)
+        cuts = np.flatnonzero(np.diff(widths)) + 1
+        return [
+            group[start : start + step]
+            for group in np.split(order, cuts)
+            for start in range(0, len(group), step)
+        ]
 
 
 def _threads(threads: int | None) -> int:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from tasks.embedding.layout import ModelLayout
@@ -35,6 +34,9 @@ class OrtTokenStates:
     """The model file run by onnxruntime."""
 
     def __init__(self, onnx_file: Path, threads: int) -> None:
+        # Imported here: an OpenVINO process has no use for its 35 MiB.
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
         # 0 lets onnxruntime pick (one thread per physical core); workers pass their limit.
         options.intra_op_num_threads = threads

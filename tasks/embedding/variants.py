@@ -28,7 +28,7 @@ class Variant:
     file: str
     recipe: str  # what export.py runs to make the file
     description: str
-    # Texts per onnxruntime run; 0 means the Embedder's batch size. Dynamic int8 quantises a
+    # Texts per runtime run; 0 means the Embedder's batch size. Dynamic int8 quantises a
     # run's activations with one range for the whole run, so a text's vector would depend on its
     # batch-mates (cosine down to 0.988 measured); one text per run quantises each text by its own
     # range, so its vector depends on itself alone, and measured as fast as batches of 8.
@@ -43,6 +43,11 @@ class Variant:
     # vectors a little further from fp32).
     float_precision: str = "f32"
 
+
+# OpenVINO keeps buffers for every input shape it has run, so a process grows with the largest
+# batch: 8 texts a run held 419 MiB after 1600 chunks, 2 held 314 MiB, at the same speed within
+# noise (53.6-58.7 chunks/s for 1, 2, 4 and 8 on one thread, docs/performance.md).
+OPENVINO_ROWS_PER_RUN = 2
 
 FP32 = Variant("fp32", "onnx", FP32_FILE, "fp32", "the exported float32 graph")
 
@@ -103,13 +108,14 @@ def all_variants() -> dict[str, Variant]:
             "int8-static-openvino", "onnx-int8", OPENVINO_INT8_FILE, "int8-static-openvino",
             "static int8 of the ONNX export by NNCF (transformer scheme, calibrated once on book "
             "text), run by OpenVINO; fixed ranges, so whole batches run at once",
-            runtime="openvino", pad_multiple=8,
+            runtime="openvino", pad_multiple=16, rows_per_run=OPENVINO_ROWS_PER_RUN,
         ),
         Variant(
             "int8-static-openvino-bf16", "onnx-int8", OPENVINO_INT8_FILE, "int8-static-openvino",
             "the same static int8 file, its float parts (softmax, LayerNorm, GELU) run in bf16; "
             "for CPUs with AVX512_BF16 or AMX",
-            runtime="openvino", pad_multiple=8, float_precision="bf16",
+            runtime="openvino", pad_multiple=16, rows_per_run=OPENVINO_ROWS_PER_RUN,
+            float_precision="bf16",
         ),
     ]
     return {v.name: v for v in rows}
