@@ -24,11 +24,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from tasks.embedding.variants import FP32_FILE, Variant, int8_config, int8_file, resolve
+from tasks.embedding.variants import FP32_FILE, Variant, resolve
 
 __all__ = [
-    "FP32_FILE", "cache_root", "ensure_export", "export_count", "int8_config", "int8_file",
-    "model_slug",
+    "FP32_FILE", "cache_root", "ensure_export", "export_count", "model_slug",
 ]
 
 # The export runs in its own process so that its imports never enter the caller.
