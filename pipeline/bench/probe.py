@@ -75,7 +75,11 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         threads = int(spec["threads"])
         limit_compute_threads(threads)
         embedder = Embedder(
-            model, backend=spec["backend"], batch_size=int(spec["batch_size"]), threads=threads
+            model,
+            backend=spec["backend"],
+            variant=spec.get("variant"),
+            batch_size=int(spec["batch_size"]),
+            threads=threads,
         )
         result["load_seconds"] = time.perf_counter() - started
         if mode == "sweep":

@@ -129,6 +129,7 @@ class Bench:
     def _prepare_models(self) -> None:
         """Make the ONNX exports now, timed, so no measured process pays for them."""
         from tasks.embedding.cache import cache_root, ensure_export, export_count
+        from tasks.embedding.variants import resolve
 
         info: dict[str, Any] = {"cache": str(cache_root())}
         for backend in dict.fromkeys([*self.o.backends, self.o.backend]):
@@ -136,11 +137,19 @@ class Bench:
                 continue
             before = export_count(self.settings.model)
             started = time.monotonic()
-            ensure_export(self.settings.model, backend)
+            ensure_export(self.settings.model, backend, self._variant(backend))
             seconds = time.monotonic() - started
             made = export_count(self.settings.model) > before
             info[f"{backend}_export"] = f"{seconds:.1f}s (exported now)" if made else "cached"
+            info[f"{backend}_variant"] = resolve(backend, self._variant(backend)).name
         self.report.model_cache = info
+
+    def _variant(self, backend: str) -> str | None:
+        """EMBED_VARIANT for the pipeline's own backend (what its workers run), else the
+        backend's default: the bare limit must measure the form the end-to-end runs use."""
+        if backend == self.settings.embed_backend and self.settings.embed_variant:
+            return self.settings.embed_variant
+        return None
 
     def _probe(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         self.say(f"measuring {name} …")
@@ -174,6 +183,7 @@ class Bench:
             spec = {
                 "mode": "ragmill",
                 "backend": backend,
+                "variant": self._variant(backend),
                 "threads": 1,
                 "batch_size": self.settings.encode_batch_size,
                 "texts": str(part),
@@ -222,6 +232,7 @@ class Bench:
         spec: dict[str, Any] = {
             "mode": "ragmill",
             "backend": backend,
+            "variant": self._variant(backend),
             "threads": cores,
             "batch_size": self.settings.encode_batch_size,
             "texts": str(texts),
@@ -292,6 +303,7 @@ class Bench:
             {
                 "mode": "sweep",
                 "backend": self.o.backend,
+                "variant": self._variant(self.o.backend),
                 "threads": 1,
                 "batch_size": self.settings.encode_batch_size,
                 "batch_sizes": self.o.batch_sizes,

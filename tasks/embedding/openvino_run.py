@@ -22,7 +22,9 @@ class OpenVinoTokenStates:
             "PERFORMANCE_HINT": "LATENCY",
             "NUM_STREAMS": 1,
             # On CPUs with BF16 (AVX512_BF16, AMX) OpenVINO would run the float parts in bf16 by
-            # default; the variant says which, so vectors do not depend on the CPU that made them.
+            # default; the variant says which, so the recorded variant says how vectors were made.
+            # Asked for bf16, OpenVINO emulates it on AVX-512 CPUs without native bf16 and runs
+            # f32 on others (tasks/embedding/variants.default_variant picks bf16 only where native).
             "INFERENCE_PRECISION_HINT": float_precision,
             # Pinning would tie every prefork process's threads to the same first cores.
             "ENABLE_CPU_PINNING": False,

@@ -27,6 +27,7 @@ from tasks.collection_record import (
     recorded_form,
     write_record,
 )
+from tasks.embedding.variants import default_variant
 from tasks.settings import Settings, default_model
 from tasks.store import ChunkStore
 from tests.support.servers import chroma_server
@@ -83,7 +84,7 @@ def test_the_same_settings_pass_and_another_backend_is_refused_in_one_line(
     message = str(refused.value)
     assert "\n" not in message
     assert f"collection '{store.collection.name}'" in message
-    assert "onnx fp32" in message and "onnx-int8 int8-static-openvino" in message
+    assert "onnx fp32" in message and f"onnx-int8 {default_variant('onnx-int8')}" in message
     assert "set EMBED_BACKEND=onnx" in message and "new collection" in message
     with pytest.raises(RecordMismatch):
         check_reader(store, replace(settings, embed_backend="torch"))

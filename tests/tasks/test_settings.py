@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tasks.embedding.variants import default_variant
 from tasks.setting_checks import chroma_address, mask_url
 from tasks.settings import LLMSettings, Settings, SettingsError
 
@@ -82,4 +83,4 @@ def test_an_embed_variant_must_be_one_of_its_backend_and_is_recorded() -> None:
     optimized = Settings.from_env({"EMBED_BACKEND": "onnx", "EMBED_VARIANT": "fp32-O2"})
     assert expected_record(optimized).quantisation == "fp32-O2"
     assert expected_record(Settings.from_env({"EMBED_BACKEND": "onnx"})).quantisation == "fp32"
-    assert expected_record(Settings.from_env({})).quantisation == "int8-static-openvino"
+    assert expected_record(Settings.from_env({})).quantisation == default_variant("onnx-int8")

@@ -19,7 +19,7 @@ import pytest
 from pipeline.bench.quality import QUERIES, compare
 from tasks.embedding import Embedder
 from tasks.embedding.cache import FP32_FILE, export_count, model_slug
-from tasks.embedding.variants import resolve
+from tasks.embedding.variants import cpu_flags, default_variant, resolve
 from tasks.settings import Settings, default_model
 from tests.support.chunks import real_book_chunks
 from tests.support.models import model_cache_at
@@ -180,6 +180,18 @@ def test_worker_process_init_limits_threads_before_the_model_loads(
 def test_default_backend_is_onnx_int8() -> None:
     assert Settings.from_env({}).embed_backend == "onnx-int8"
     assert Settings.from_env({"EMBED_BACKEND": "onnx"}).embed_backend == "onnx"
+
+
+def test_int8_runs_its_float_parts_in_bf16_only_where_the_cpu_has_bf16() -> None:
+    f32, bf16 = "int8-static-openvino", "int8-static-openvino-bf16"
+    assert default_variant("onnx-int8", {"avx2", "avx512f", "avx512_vnni"}) == f32
+    assert default_variant("onnx-int8", {"avx512_vnni", "avx512_bf16"}) == bf16
+    assert default_variant("onnx-int8", {"amx_int8", "amx_bf16"}) == bf16
+    assert default_variant("onnx", {"avx512_bf16"}) == "fp32"
+    # Unset EMBED_VARIANT resolves by this machine's own flags.
+    expected = bf16 if cpu_flags() & {"avx512_bf16", "amx_bf16"} else f32
+    assert resolve("onnx-int8").name == expected
+    assert resolve("onnx-int8").float_precision == ("bf16" if expected.endswith("bf16") else "f32")
 
 
 def test_unknown_backend_fails_with_its_name() -> None:
