@@ -130,9 +130,9 @@ def bench(
       ragmill bench --chunks 200 --backends onnx --no-pool
     """
     try:
-        settings = Settings.from_env()
-        if backend is not None:
-            settings = settings.with_changes(embed_backend=backend)
+        # --backend stands in for EMBED_BACKEND, so EMBED_VARIANT is checked against it.
+        env = dict(os.environ) if backend is None else {**os.environ, "EMBED_BACKEND": backend}
+        settings = Settings.from_env(env)
     except SettingsError as exc:
         console.print(f"[red]error:[/] {exc}")
         sys.exit(2)

@@ -92,7 +92,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 lambda t: embedder.encode(t, lengths=lengths), texts, spec.get("barrier")
             )
             query_vectors = embedder.encode(queries) if queries else None
-            result.update(_rates(seconds, len(texts)), threads=threads)
+            result.update(_rates(seconds, len(texts)), threads=threads, variant=embedder.variant)
             _save(spec, vectors, query_vectors)
     elif mode in ("defaults", "pool"):
         from sentence_transformers import SentenceTransformer

@@ -207,6 +207,7 @@ class Bench:
             "chunks_per_second": chunks / seconds,
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
             "load_seconds": max(r["load_seconds"] for r in results),
+            "variant": results[0]["variant"],
         }
 
     def _limits(self, sample: list[str]) -> None:
@@ -247,12 +248,14 @@ class Bench:
         rates = self.limit_rates.setdefault(backend, {})
         r = self._probe(f"limit-{backend}-{when}", spec)
         rates.setdefault(f"1x{cores}", []).append(r["chunks_per_second"])
-        note = f"threads, {when} end to end; model load {r['load_seconds']:.1f}s"
+        loaded = f"{r['variant']}; model load {r['load_seconds']:.1f}s"
+        note = f"threads, {when} end to end; {loaded}"
         self._add("limit: bare encode", backend, 1, cores, r, note=note)
         if cores > 1:
             r = self._parallel_probe(backend, sample, when)
             rates.setdefault(f"{cores}x1", []).append(r["chunks_per_second"])
-            note = f"processes, {when} end to end; model load {r['load_seconds']:.1f}s"
+            loaded = f"{r['variant']}; model load {r['load_seconds']:.1f}s"
+            note = f"processes, {when} end to end; {loaded}"
             self._add("limit: bare encode", backend, cores, 1, r, note=note)
 
     def _add(
