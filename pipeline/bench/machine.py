@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tasks.embedding.variants import cpu_flags
+
 
 def deterministic_sample(texts: list[str], n: int) -> list[str]:
     """`n` texts drawn evenly at random (fixed seed) from `texts`, in their original order."""
@@ -42,7 +44,7 @@ def cpu_description() -> str:
             fields.setdefault(key.strip(), value.strip())
     except OSError:
         return platform.processor() or "unknown"
-    flags = set(fields.get("flags", "").split())
+    flags = cpu_flags()
     kernels = " ".join(f for f in KERNEL_FLAGS if f in flags)
     name = fields.get("model name") or platform.processor() or "unknown"
     if "cpu family" not in fields:

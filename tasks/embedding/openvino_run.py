@@ -1,4 +1,5 @@
-"""A model file run by OpenVINO: the runtime of the `int8-static-openvino` variant.
+"""A model file run by OpenVINO: the runtime of the `int8-static-openvino` variants (f32 and
+bf16 float parts).
 
 OpenVINO compiles the whole graph for the CPU it runs on (oneDNN's int8 kernels, VNNI where the
 CPU has it); on the 2-core AMD EPYC of docs/performance.md it encodes static int8 1.17 times as

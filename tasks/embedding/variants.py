@@ -8,7 +8,9 @@ optimisation its vectors were made with, so names are stable: a new recipe gets 
 from __future__ import annotations
 
 import os
+from collections.abc import Set
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 FP32_FILE = "onnx/model.onnx"
@@ -125,24 +127,25 @@ def all_variants() -> dict[str, Variant]:
 # of fp32 on the bundled question set (docs/performance.md, "Retrieval quality"); with its float
 # parts in bf16 where the CPU computes bf16 natively (default_variant).
 DEFAULT_VARIANTS = {"onnx": "fp32", "onnx-int8": "int8-static-openvino"}
-# CPU flags of native bf16 arithmetic. Without them OpenVINO emulates bf16 on AVX-512 (slower than
-# f32) or ignores the request, so the bf16 variant is only the default where one is present.
+# The defaults on CPUs with native bf16 arithmetic (NATIVE_BF16_FLAGS), where they differ.
+BF16_DEFAULT_VARIANTS = {"onnx-int8": "int8-static-openvino-bf16"}
+# Without one of these flags OpenVINO emulates bf16 on AVX-512 (slower than f32) or ignores the
+# request, so the bf16 variant is only the default where one is present.
 NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
-def default_variant(backend: str, flags: set[str] | None = None) -> str:
+def default_variant(backend: str, flags: Set[str] | None = None) -> str:
     """The variant `backend` runs when EMBED_VARIANT is unset, on a CPU with `flags`.
 
     Like dynamic int8's ISA, the choice follows the CPU: on one with native bf16, onnx-int8 runs
-    its float parts in bf16 (1.13 times the bare encode rate of f32 on the docs' AMD EPYC, recall@5
-    within 0.02 of fp32). Machines of one cluster with and without bf16 therefore default to
-    different variants, and a collection accepts only its recorded one: set EMBED_VARIANT alike
-    on all of them.
+    its float parts in bf16 (on the docs' AMD EPYC 1.07 times f32's bare encode rate and 1.04
+    times its end-to-end rate, paired; recall@5 within 0.02 of fp32). Machines of one cluster with
+    and without bf16 therefore default to different variants, and a collection accepts only its
+    recorded one: set EMBED_VARIANT alike on all of them.
     """
-    name = DEFAULT_VARIANTS.get(backend, "")
-    if backend == "onnx-int8" and (cpu_flags() if flags is None else flags) & NATIVE_BF16_FLAGS:
-        return f"{name}-bf16"
-    return name
+    if (cpu_flags() if flags is None else flags) & NATIVE_BF16_FLAGS:
+        return BF16_DEFAULT_VARIANTS.get(backend) or DEFAULT_VARIANTS.get(backend, "")
+    return DEFAULT_VARIANTS.get(backend, "")
 
 
 def resolve(backend: str, name: str | None = None) -> Variant:
@@ -161,13 +164,15 @@ def resolve(backend: str, name: str | None = None) -> Variant:
     return variant
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
+@cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read); read once a
+    process, since every variant lookup asks."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return set()
+        return frozenset()
     for line in text.splitlines():
         if line.startswith(("flags", "Features")):
-            return set(line.split(":", 1)[1].split())
-    return set()
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
