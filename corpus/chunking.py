@@ -5,10 +5,10 @@ budget is split into runs of words, and a word longer than the budget into token
 The units are packed greedily up to the budget, and each chunk may repeat the trailing
 whole sentences of the one before it (the overlap) so no sentence loses its context.
 
-Token counts come from one ``encode_batch`` over all units, which is what makes a 1 MB
-book chunk in a fraction of a second; the final chunks are encoded once more to record
-their exact length with special tokens and to re-split any that a non-additive tokenizer
-pushed over the window.
+Token counts come from corpus.token_count (one batch over all units, or for BERT tokenizers a
+sum of remembered word counts), which is what makes a 1 MB book chunk in a fraction of a
+second; the final chunks are counted once more to record their exact length with special tokens
+and to re-split any that a non-additive tokenizer pushed over the window.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tokenizers import Tokenizer
 
 from corpus.formats.document import Part, Section
 from corpus.segment import paragraphs, sentences
+from corpus.token_count import token_counter
 
 __all__ = ["Chunk", "ChunkConfig", "chunk_id", "chunk_sections", "chunk_text"]
 
@@ -285,10 +286,5 @@ def _halve_until_fits(text: str, tokenizer: Tokenizer, window: int) -> list[tupl
 
 
 def _count(tokenizer: Tokenizer, texts: list[str], *, special: bool = False) -> list[int]:
-    """Token counts of ``texts`` in one batch call (without offsets, which we don't need)."""
-    if not texts:
-        return []
-    # encode_batch_fast (tokenizers >= 0.21) skips offsets; older releases only have encode_batch.
-    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
-    encodings = encode(texts, add_special_tokens=special)
-    return [len(encoding.ids) for encoding in encodings]
+    """Token counts of ``texts``, with the special tokens when ``special``."""
+    return token_counter(tokenizer).count(texts, special=special)

@@ -91,7 +91,7 @@ def _current_pool() -> ProcessPoolExecutor:
                 max_workers=extraction_processes(),
                 mp_context=multiprocessing.get_context("spawn"),
                 max_tasks_per_child=_BOOKS_PER_PROCESS,
-                initializer=_exit_with_parent,
+                initializer=_start_process,
                 initargs=(os.getpid(),),
             )
         return _pool
@@ -105,8 +105,16 @@ def _discard(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _start_process(parent: int) -> None:
+    """Runs first in each pool process."""
+    # The pool has a process per core already; the tokenizer's own thread pool on top of it
+    # would only spin (counting many short texts one batch at a time costs twice the CPU).
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    _exit_with_parent(parent)
+
+
 def _exit_with_parent(parent: int) -> None:
-    """Runs in each pool process: end it when the worker that owns it is gone.
+    """End this pool process when the worker that owns it is gone.
 
     A worker killed outright (SIGKILL, a lost machine) cannot stop its pool, and a pool process
     waiting for work never notices: the queue it reads from stays open in its siblings.
