@@ -59,9 +59,7 @@ def queue_book(
     # context is not sent to the LLM again.
     done = store.ids_with_context(book.book_id) if contextualize else stored
     wanted = {chunk.id for chunk in book.chunks}
-    batches = split_batches(
-        embed_order(book.chunks, contextualize), resources.settings().batch_chunks
-    )
+    batches = split_batches(book.chunks, resources.settings().batch_chunks)
     # A batch index is a fixed slice of the book, so a retried fetch names the same batches.
     todo = {i: [c for c in batch if c.id not in done] for i, batch in enumerate(batches)}
     todo = {i: chunks for i, chunks in todo.items() if chunks}
@@ -106,18 +104,6 @@ def queue_book(
             )
         )
     return summary
-
-
-def embed_order(chunks: list[Chunk], contextualize: bool) -> list[Chunk]:
-    """The book's chunks in the order they are cut into batches: shortest first.
-
-    Every row of a model run is padded to the run's longest (OpenVINO: to its own length rounded
-    up to 16, run with the rows of that length), so a batch of like lengths needs fewer, fuller
-    runs: 2 % less model CPU than batches in reading order (docs/performance.md). The sort is
-    stable, so a retried fetch cuts the same batches. With --contextualize the LLM writes each
-    batch's contexts from the chunk before its first, so batches keep the reading order.
-    """
-    return chunks if contextualize else sorted(chunks, key=lambda chunk: chunk.n_tokens)
 
 
 def split_batches(chunks: list[Chunk], size: int) -> list[list[Chunk]]:
