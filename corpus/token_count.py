@@ -38,8 +38,11 @@ _MAX_COUNTERS = 4
 class TokenCounter:
     """Token counts of texts under one tokenizer, without special tokens unless asked."""
 
-    def __init__(self, tokenizer: Tokenizer, *, by_words: bool = True) -> None:
+    def __init__(
+        self, tokenizer: Tokenizer, *, by_words: bool = True, max_words: int = _MAX_WORDS
+    ) -> None:
         self.tokenizer = tokenizer
+        self.max_words = max_words
         # by_words=False counts every text with the tokenizer (the benchmark's comparison).
         self.word_additive = by_words and is_word_additive(tokenizer)
         # [CLS] and [SEP] for BERT: what an empty text becomes with its special tokens.
@@ -63,8 +66,10 @@ class TokenCounter:
         known = self._words
         unseen = [word for word in words if word not in known]
         if unseen:
-            if len(known) > _MAX_WORDS:
+            if len(known) + len(unseen) > self.max_words:
+                # Start afresh; the words of this text that were known must be counted again.
                 known.clear()
+                unseen = words
             distinct = list(dict.fromkeys(unseen))
             known.update(zip(distinct, self._encode(distinct), strict=True))
         return sum(map(known.__getitem__, words))

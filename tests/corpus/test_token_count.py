@@ -68,6 +68,14 @@ def test_a_remembered_word_counts_the_same_in_a_later_text(tokenizer: Tokenizer)
     assert [counter.count([text])[0] for text in texts] == real_counts(tokenizer, texts)
 
 
+def test_counts_stay_right_when_the_word_memo_fills_and_starts_afresh(
+    tokenizer: Tokenizer,
+) -> None:
+    counter = TokenCounter(tokenizer, max_words=5)
+    texts = ["one two three", "three four five six", "one seven", "eight nine ten eleven twelve"]
+    assert [counter.count([text])[0] for text in texts] == real_counts(tokenizer, texts)
+
+
 def test_special_tokens_are_added_when_asked(tokenizer: Tokenizer) -> None:
     counter = TokenCounter(tokenizer)
     assert counter.count(["", "one two"], special=True) == [2, 4]
