@@ -1,12 +1,13 @@
 """Counting a text's tokens as the model's tokenizer would, fast for BERT-style tokenizers.
 
 The chunker counts every sentence of a book and then every chunk it packs; run through the Rust
-tokenizer, that is about 0.5 ms of CPU per chunk, a fifth of what storing the chunk costs
-altogether. A BERT tokenizer (WordPiece behind BertNormalizer and BertPreTokenizer) gives each
-whitespace-separated word the same tokens wherever it stands: normalising is per character and
-pre-tokenising cuts at whitespace first. So a text's count is the sum of its words' counts, and
-books repeat their words: counting each distinct word once and summing from a dictionary gives
-the same numbers for a third of the CPU.
+tokenizer, that is about 0.5 ms of CPU per chunk, a sixth of all a chunk cost besides the model
+(docs/performance.md, "What falls short"). A BERT tokenizer (WordPiece behind BertNormalizer
+and BertPreTokenizer) gives each whitespace-separated word the same tokens wherever it stands:
+normalising is per character and pre-tokenising cuts at whitespace first. So a text's count is
+the sum of its words' counts, and books repeat their words: counting each distinct word once
+and summing from a dictionary gives the same numbers for less than a quarter of the CPU
+(`python -m pipeline.bench.chunking`).
 
 Tokenizers with any other pipeline (byte-level BPE and SentencePiece fold the space into the next
 word; other normalisers may work across characters) are counted by the tokenizer, text by text.
