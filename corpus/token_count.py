@@ -78,9 +78,9 @@ class TokenCounter:
     def _encode(self, texts: list[str]) -> list[int]:
         if not texts:
             return []
-        # encode_batch_fast (tokenizers >= 0.21) skips offsets; older ones have only encode_batch.
-        encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
-        return [len(encoding.ids) for encoding in encode(texts, add_special_tokens=False)]
+        # encode_batch_fast skips the character offsets, which a count never reads.
+        encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        return [len(encoding.ids) for encoding in encodings]
 
 
 def is_word_additive(tokenizer: Tokenizer) -> bool:
