@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from corpus.book import Book
 from corpus.chunking import Chunk
@@ -15,6 +15,7 @@ from tasks.embed import embed_batch
 from tasks.llm.tasks import contextualize_batch
 from tasks.messages import BookInfo, ChunkItem, ContextualizeBatch, EmbedBatch, FetchBook
 from tasks.progress import Registration, RunLedger
+from tasks.settings import Settings
 
 
 class FetchTask(RunTask):
@@ -59,7 +60,7 @@ def queue_book(
     # context is not sent to the LLM again.
     done = store.ids_with_context(book.book_id) if contextualize else stored
     wanted = {chunk.id for chunk in book.chunks}
-    batches = split_batches(book.chunks, resources.settings().batch_chunks)
+    batches = split_batches(book.chunks, batch_limit(resources.settings(), contextualize))
     # A batch index is a fixed slice of the book, so a retried fetch names the same batches.
     todo = {i: [c for c in batch if c.id not in done] for i, batch in enumerate(batches)}
     todo = {i: chunks for i, chunks in todo.items() if chunks}
@@ -106,8 +107,28 @@ def queue_book(
     return summary
 
 
-def split_batches(chunks: list[Chunk], size: int) -> list[list[Chunk]]:
-    return [chunks[i : i + size] for i in range(0, len(chunks), size)]
+T = TypeVar("T")
+
+# One thread works through a contextualize batch call by call, so the LLM stage wants small
+# batches: a book of 500 chunks then keeps 8 of LLM_THREADS busy rather than 2.
+CONTEXT_BATCH_CHUNKS = 64
+
+
+def batch_limit(settings: Settings, contextualize: bool) -> int:
+    """Most chunks a batch of this run may hold."""
+    if contextualize:
+        return min(settings.batch_chunks, CONTEXT_BATCH_CHUNKS)
+    return settings.batch_chunks
+
+
+def split_batches(chunks: list[T], limit: int) -> list[list[T]]:
+    """Consecutive batches of at most `limit` chunks whose sizes differ by one at most.
+
+    Even sizes keep a book's tasks equally long: 300 chunks under a limit of 256 are two
+    tasks of 150, not one of 256 that a second process finishes long before.
+    """
+    count = -(-len(chunks) // limit)
+    return [chunks[len(chunks) * i // count : len(chunks) * (i + 1) // count] for i in range(count)]
 
 
 def book_info(book: Book, label: str) -> BookInfo:
