@@ -223,7 +223,7 @@ class Settings:
     embed_concurrency: int = env("EMBED_CONCURRENCY", 0, minimum=0)
     # Where ONNX exports of the model are kept, made once and shared by every process.
     model_cache: Path = env("RAGMILL_MODEL_CACHE", factory=default_model_cache)
-    # Chunks per embed task. Chroma's server spends about 20 ms of CPU on every write besides
+    # Chunks per embed task. Chroma's server spends 20-25 ms of CPU on every write besides
     # its per-chunk cost, so 256 stores a chunk for 0.3 ms less than 64 (docs/performance.md).
     batch_chunks: int = env("RAGMILL_BATCH_CHUNKS", 256)
     # One thread per process encodes 8 chunks at a time ~12% faster than 32 (docs/performance.md).

@@ -1,6 +1,6 @@
 """CPU a chunk costs to cut books into chunks, and what counting tokens by words saves.
 
-    python -m pipeline.bench.chunking /work/shared/corpus/gutenberg --books 20
+    python -m pipeline.bench.chunking path/to/gutenberg --books 20
 
 Prepares each plain-text book (decode, strip, chunk) in this process, one thread, and reports
 CPU milliseconds per chunk; then counts the same books' sentences and chunks twice, once through
