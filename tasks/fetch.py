@@ -60,8 +60,13 @@ def queue_book(
     # context is not sent to the LLM again.
     done = store.ids_with_context(book.book_id) if contextualize else stored
     wanted = {chunk.id for chunk in book.chunks}
-    batches = split_batches(book.chunks, batch_limit(resources.settings(), contextualize))
-    # A batch index is a fixed slice of the book, so a retried fetch names the same batches.
+    # A batch index is a fixed slice of the book, so a retried fetch names the same batches: the
+    # ledger gives it the same answer on whether this book ends in fine batches.
+    batches = split_batches(
+        book.chunks,
+        batch_limit(resources.settings(), contextualize),
+        fine_tail=ledger.last_to_cut(label),
+    )
     todo = {i: [c for c in batch if c.id not in done] for i, batch in enumerate(batches)}
     todo = {i: chunks for i, chunks in todo.items() if chunks}
     outcome = ledger.register_book(
@@ -121,12 +126,32 @@ def batch_limit(settings: Settings, contextualize: bool) -> int:
     return settings.batch_chunks
 
 
-def split_batches(chunks: list[T], limit: int) -> list[list[T]]:
-    """Consecutive batches of at most `limit` chunks whose sizes differ by one at most.
+# The run's last book ends in batches of a quarter of the limit (64 chunks of 256), its last
+# FINE_TAIL_BATCHES of them. Its batches are the last queued, so the run ends on short tasks:
+# with 256-chunk tasks, a 2,000-chunk run on 2 embed processes otherwise ended with one process
+# alone for up to the length of one task (3 s of 20). A book that is the whole run is spread
+# over up to FINE_TAIL_BATCHES processes by its fine batches.
+FINE_DIVISOR = 4
+FINE_TAIL_BATCHES = 16
+
+
+def split_batches(chunks: list[T], limit: int, *, fine_tail: bool = False) -> list[list[T]]:
+    """Consecutive batches of at most `limit` chunks whose sizes differ by one at most; with
+    `fine_tail`, the last chunks are cut in FINE_TAIL_BATCHES batches of `limit` /
+    FINE_DIVISOR at most.
 
     Even sizes keep a book's tasks equally long: 300 chunks under a limit of 256 are two
     tasks of 150, not one of 256 that a second process finishes long before.
     """
+    if not fine_tail:
+        return even_batches(chunks, limit)
+    fine = max(1, limit // FINE_DIVISOR)
+    cut = max(0, len(chunks) - FINE_TAIL_BATCHES * fine)
+    return even_batches(chunks[:cut], limit) + even_batches(chunks[cut:], fine)
+
+
+def even_batches(chunks: list[T], limit: int) -> list[list[T]]:
+    """The fewest consecutive batches of at most `limit` chunks, sizes differing by one at most."""
     count = -(-len(chunks) // limit)
     return [chunks[len(chunks) * i // count : len(chunks) * (i + 1) // count] for i in range(count)]
 

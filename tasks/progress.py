@@ -8,6 +8,7 @@ a killed worker) is counted once. Key layout, all under ``ragmill:run:<run>``:
     ragmill:run:<run>:failures             hash   source label -> one-line reason
     ragmill:run:<run>:warnings             list   one-line warnings, in arrival order
     ragmill:run:<run>:pending:<book>       hash   embed batch index -> chunks in that batch
+    ragmill:run:<run>:cuts                 hash   source label -> 1 if its book ends in fine batches
     ragmill:run:<run>:stale:<book>         set    chunk ids to delete once the book has landed
     ragmill:run:<run>:nodes                hash   worker node name -> embed batches it stored
     ragmill:run:<run>:contexts             hash   chunk id -> LLM-written context (--contextualize)
@@ -128,6 +129,26 @@ end
 return 0
 """
 
+# Decides once per source whether its book is cut with a fine tail (tasks/fetch.split_batches):
+# yes for the last book of the run to be cut, whose batches are the last to be queued, so the
+# run ends on short tasks and no embed process waits long for another's final batch. A retried
+# fetch gets the first answer again, so it cuts the same batches.
+# KEYS: [1] run hash, [2] cuts hash, [3] failures hash
+# ARGV: [1] source label, [2] ttl
+# Returns: 1 fine tail, 0 even batches.
+DECIDE_CUT = """
+local cut = redis.call('HGET', KEYS[2], ARGV[1])
+if cut then return tonumber(cut) end
+local total = tonumber(redis.call('HGET', KEYS[1], 'books_total') or '0')
+-- Sources cut so far (this one included) and sources that failed; a source that failed after
+-- its cut is counted twice, which at worst gives one more book a fine tail.
+local ended = redis.call('HLEN', KEYS[2]) + 1 + redis.call('HLEN', KEYS[3])
+cut = (total > 0 and ended >= total) and 1 or 0
+redis.call('HSET', KEYS[2], ARGV[1], cut)
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return cut
+"""
+
 # Records a failed source once, however often the failure is reported. A book that failed
 # after registering gives up its queued chunks (chunks_dropped); one that failed before any chunk
 # was queued has ended its fetch (books_fetched).
@@ -221,6 +242,7 @@ class RunLedger:
         self._complete = client.register_script(COMPLETE_BATCH)
         self._fail = client.register_script(FAIL_SOURCE)
         self._record_context = client.register_script(RECORD_CONTEXT)
+        self._decide_cut = client.register_script(DECIDE_CUT)
 
     def pending_key(self, book_id: str) -> str:
         return f"{self.key}:pending:{book_id}"
@@ -239,10 +261,6 @@ class RunLedger:
         pipe.expire(self.key, RUN_TTL)
         pipe.zadd(RUNS_KEY, {self.run_id: now})
         pipe.execute()
-
-    def add_books(self, n: int) -> None:
-        """Grow the run's book total (sources found while submitting)."""
-        self.client.hincrby(self.key, "books_total", n)
 
     def count_submitted(self, n: int = 1) -> None:
         self.client.hincrby(self.key, "books_submitted", n)
@@ -264,6 +282,11 @@ class RunLedger:
     def cancelled(self) -> bool:
         """True once the run was cancelled; checked by each task before it does any work."""
         return bool(self.client.hexists(self.key, "cancelled_at"))
+
+    def last_to_cut(self, label: str) -> bool:
+        """True if `label`'s book is the last of the run to be cut into batches; see DECIDE_CUT."""
+        keys = [self.key, f"{self.key}:cuts", f"{self.key}:failures"]
+        return bool(self._decide_cut(keys=keys, args=[label, RUN_TTL]))
 
     def register_book(
         self,

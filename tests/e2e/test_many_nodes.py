@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import redis
 from pipeline import broker
 from pipeline.processes import Service, spawn, wait_until
 from pipeline.stack import service_env
+from tasks.fetch import split_batches
 from tasks.progress import RunLedger
 from tasks.store import ChunkStore
 from tests.e2e.conftest import OwnServers
@@ -104,6 +106,13 @@ def test_both_nodes_embed_batches_of_one_ingest_and_the_count_is_exact(
     # Each batch is credited to exactly one node, and every chunk came in some batch.
     assert sum(by_node.values()) == ledger.snapshot().batches_done
     assert ledger.snapshot().chunks_stored == store.count()
+    # Exactly one book, the last to be cut, ended in batches of a quarter of the limit (here 1).
+    per_book = Counter(str(m["book_id"]) for m in store.collection.get()["metadatas"] or [])
+    batches = {b: len(split_batches(list(range(n)), 4)) for b, n in per_book.items()}
+    fine = {b: len(split_batches(list(range(n)), 4, fine_tail=True)) for b, n in per_book.items()}
+    total = sum(batches.values())
+    assert ledger.snapshot().batches_done in {total - batches[b] + fine[b] for b in per_book}
+    assert ledger.snapshot().batches_done > total
 
     # The nodes' own counters agree: each ran at least the batches the ledger credits it with.
     with broker.control(two_nodes.redis_url) as client:

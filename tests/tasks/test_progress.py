@@ -112,3 +112,22 @@ def test_every_ended_fetch_is_counted_once(ledger: RunLedger) -> None:
     ledger.fail("404", "404: not on the mirror")  # failed before any chunk was queued
     ledger.fail("404", "404: not on the mirror")
     assert ledger.snapshot().books_fetched == 3
+
+
+def test_only_the_last_source_to_be_cut_gets_a_fine_tail_and_keeps_it_when_retried(
+    redis_url: str,
+) -> None:
+    ledger = RunLedger(redis.Redis.from_url(redis_url), f"test-{uuid.uuid4().hex[:8]}")
+    ledger.start(books_total=4, description="four sources")
+    ledger.fail("missing.txt", "missing.txt: no such file")
+    assert not ledger.last_to_cut("84")
+    assert not ledger.last_to_cut("11")
+    assert ledger.last_to_cut("1342")
+    # A retried fetch cuts its book as the first attempt did.
+    assert not ledger.last_to_cut("84")
+    assert ledger.last_to_cut("1342")
+
+
+def test_without_a_known_total_no_book_gets_a_fine_tail(redis_url: str) -> None:
+    ledger = RunLedger(redis.Redis.from_url(redis_url), f"test-{uuid.uuid4().hex[:8]}")
+    assert not ledger.last_to_cut("84")
