@@ -107,7 +107,8 @@ def test_both_nodes_embed_batches_of_one_ingest_and_the_count_is_exact(
     assert sum(by_node.values()) == ledger.snapshot().batches_done
     assert ledger.snapshot().chunks_stored == store.count()
     # Exactly one book, the last to be cut, ended in batches of a quarter of the limit (here 1).
-    per_book = Counter(str(m["book_id"]) for m in store.collection.get()["metadatas"] or [])
+    found = store.collection.get(include=["metadatas"])["metadatas"] or []
+    per_book = Counter(str(m["book_id"]) for m in found)
     batches = {b: len(split_batches(list(range(n)), 4)) for b, n in per_book.items()}
     fine = {b: len(split_batches(list(range(n)), 4, fine_tail=True)) for b, n in per_book.items()}
     total = sum(batches.values())
