@@ -3,7 +3,8 @@
 The stack is the one `ragmill ingest` starts (pipeline.stack.LocalStack: redis-server, a Chroma
 server, an io worker and an embed worker with N prefork processes), in a temporary data directory.
 While a run goes, a sampler thread reads Redis's used_memory and each embed process's resident
-memory, so the table can show the peak of both.
+memory, so the table can show the peak of both, and every stack process's CPU time, so the report
+can show where the run's CPU went (pipeline/bench/cpu_account.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import redis
 
 from corpus.sources import Source
 from pipeline.bench.corpus import CorpusSet
+from pipeline.bench.cpu_account import CpuAccount, CpuUse, child_pids
 from pipeline.bench.probe import rss_mb
 from pipeline.broker import client_app, connect
 from pipeline.ingest import Plan, Submission
@@ -40,6 +42,7 @@ class RunResult:
     worker_processes: int
     redis_peak_mb: float  # peak used_memory during the run
     redis_start_mb: float
+    cpu: CpuUse  # CPU seconds by role over the run
 
     @property
     def chunks_per_second(self) -> float:
@@ -85,7 +88,8 @@ def run_pipeline(
     sources = [Source("gutenberg", b.served_id, b.served_id) for b in corpus.books]
     submission = Submission(app, client, settings, Plan(sources, []))
     embed_pid = next(s.pid for s in stack.services if s.name == "worker-embed")
-    sampler = Sampler(client, embed_pid)
+    account = CpuAccount({s.name: s.pid for s in stack.services})
+    sampler = Sampler(client, embed_pid, account)
     with sampler.running():
         report = submission.run()
     return RunResult(
@@ -97,15 +101,18 @@ def run_pipeline(
         worker_processes=len(sampler.worker_rss),
         redis_peak_mb=sampler.redis_peak / 2**20,
         redis_start_mb=sampler.redis_start / 2**20,
+        cpu=account.finish(),
     )
 
 
 class Sampler:
-    """Reads Redis memory and embed-process memory every SAMPLE_SECONDS in a thread."""
+    """Reads Redis memory, embed-process memory and the stack's CPU every SAMPLE_SECONDS in a
+    thread."""
 
-    def __init__(self, client: redis.Redis, embed_pid: int) -> None:
+    def __init__(self, client: redis.Redis, embed_pid: int, account: CpuAccount) -> None:
         self.client = client
         self.embed_pid = embed_pid
+        self.account = account
         self.redis_start = self._redis_used()
         self.redis_peak = self.redis_start
         self.worker_rss: dict[int, float] = {}
@@ -132,15 +139,8 @@ class Sampler:
         # The Celery parent only hands out work; the pool processes load the model and embed.
         for pid in child_pids(self.embed_pid):
             self.worker_rss[pid] = max(self.worker_rss.get(pid, 0.0), rss_mb(pid))
+        self.account.sample()
 
     def _redis_used(self) -> int:
         return int(self.client.info("memory")["used_memory"])
 
-
-def child_pids(pid: int) -> list[int]:
-    """Direct children of `pid`, read from /proc."""
-    children = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError, ValueError):
-            children += [int(p) for p in task.read_text().split()]
-    return children

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from corpus.sources import Source
+from pipeline.bench.cpu_account import CpuAccount
 from pipeline.bench.e2e import RunResult, bench_stack
 from pipeline.broker import client_app, connect
 from pipeline.ingest import Plan, Submission
@@ -48,12 +49,13 @@ def ingest_folder(
     """Ingest every file of `folder` into `collection` and time it."""
     settings = settings.with_changes(collection=collection, redis_url=info.redis_url)
     sources = [Source("file", str(p), p.name) for p in sorted(folder.iterdir())]
+    account = CpuAccount({s.name: s.pid for s in stack.services})
     report = Submission(client_app(info.redis_url), connect(info.redis_url), settings,
                         Plan(sources, [])).run()
     return RunResult(
         chunks=report.chunks_new, seconds=report.seconds, books=report.snapshot.books_done,
         failures=[f"{k}: {v}" for k, v in report.failures.items()], worker_rss_mb=0.0,
-        worker_processes=0, redis_peak_mb=0.0, redis_start_mb=0.0,
+        worker_processes=0, redis_peak_mb=0.0, redis_start_mb=0.0, cpu=account.finish(),
     )
 
 

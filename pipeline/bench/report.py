@@ -60,6 +60,8 @@ class BenchReport:
     batch_sizes: list[dict[str, Any]] = field(default_factory=list)
     model_cache: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    # Milliseconds of CPU a chunk by process role, per end-to-end run (pipeline/bench/cpu_account).
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +73,7 @@ class BenchReport:
             "batch_sizes": self.batch_sizes,
             "model_cache": self.model_cache,
             "summary": self.summary,
+            "cpu": self.cpu,
         }
 
 
@@ -103,6 +106,8 @@ def markdown(report: BenchReport) -> str:
     if report.summary:
         lines += ["", "Summary:", ""]
         lines += [f"- {k}: {v}" for k, v in report.summary.items()]
+    if report.cpu:
+        lines += ["", *cpu_markdown(report.cpu)]
     if report.quality:
         keys = list(report.quality[0])
         lines += ["", "Retrieval quality against torch (same chunks, fixed queries):", ""]
@@ -123,6 +128,22 @@ def markdown(report: BenchReport) -> str:
         lines += ["", "Model cache:", ""]
         lines += [f"- {k}: {v}" for k, v in report.model_cache.items()]
     return "\n".join(lines) + "\n"
+
+
+def cpu_markdown(cpu: dict[str, dict[str, float]]) -> list[str]:
+    """Where each end-to-end run's CPU went, in milliseconds a chunk."""
+    keys = list(next(iter(cpu.values())))
+    return [
+        "CPU a chunk by process, ms (per-process CPU time from /proc over each end-to-end run; "
+        "busy plus idle is the cores times the run's seconds, a chunk):",
+        "",
+        "| run | " + " | ".join(keys) + " |",
+        "|---|" + "|".join("---" for _ in keys) + "|",
+        *(
+            f"| {run} | " + " | ".join(f"{ms.get(k, 0.0):.2f}" for k in keys) + " |"
+            for run, ms in cpu.items()
+        ),
+    ]
 
 
 def rich_table(report: BenchReport) -> Table:

@@ -379,6 +379,7 @@ class Bench:
         )
         self._ratios(row)
         self.report.rows.append(row)
+        self.report.cpu[run] = result.cpu.per_chunk_ms(result.chunks)
 
     def _summarise(self, scaling: dict[int, float]) -> None:
         s = self.report.summary
@@ -398,6 +399,11 @@ class Bench:
                 for config, rates in self.limit_rates[backend].items()
             )
             s[f"limit {backend} chunks/s"] = f"{rate:.1f} (best mean; measured {measured})"
+        if self.o.backend in self.limits:
+            # What a chunk may cost on the whole machine for the run to reach the limit, beside
+            # the CPU table's "total".
+            ms = self.o.cores * 1000 / self.limits[self.o.backend]
+            s[f"machine time a chunk at the limit ({self.o.backend})"] = f"{ms:.2f} ms"
 
 
 def _finish(name: str, proc: subprocess.Popen[str]) -> dict[str, Any]:

@@ -99,6 +99,26 @@ def test_table_has_every_part(bench_run: tuple[dict, str, str]) -> None:
         assert max(means) == pytest.approx(1.0, abs=0.002)
 
 
+def test_cpu_of_each_run_by_process(bench_run: tuple[dict, str, str]) -> None:
+    data, md, _ = bench_run
+    e2e = [r["run"] for r in data["rows"] if r["run"].startswith("ragmill")]
+    assert list(data["cpu"]) == e2e
+    for run, ms in data["cpu"].items():
+        # The embed process encodes every chunk, so it spends the most; Chroma stores them all.
+        assert ms["embed"] > 1.0, (run, ms)
+        assert ms["chroma"] > 0, (run, ms)
+        assert ms["embed"] > ms["chroma"] and ms["embed"] > ms["io worker"], (run, ms)
+        assert all(value >= 0 for value in ms.values()), (run, ms)
+        named = sum(v for k, v in ms.items() if k not in ("idle", "total"))
+        assert ms["total"] == pytest.approx(named, abs=0.05)
+        # Busy and idle together are the cores over the run (the readings span a little more).
+        row = next(r for r in data["rows"] if r["run"] == run)
+        machine = data["machine"]["cores"] * row["seconds"] * 1000 / row["chunks"]
+        assert machine * 0.9 <= ms["total"] + ms["idle"] <= machine * 1.5, (run, ms, machine)
+    assert "CPU a chunk by process, ms" in md
+    assert "machine time a chunk at the limit (onnx)" in data["summary"]
+
+
 def test_quality_and_batch_sizes_are_measured(bench_run: tuple[dict, str, str]) -> None:
     data, _, _ = bench_run
     (onnx,) = data["quality"]
