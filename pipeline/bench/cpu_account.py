@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.serve.bench import cpu_seconds
+
 __all__ = ["ROLES", "CpuAccount", "CpuUse", "child_pids", "machine_cpu", "process_cpu"]
 
 # The service's own process, then its children.
@@ -31,12 +33,9 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 def process_cpu(pid: int) -> float | None:
     """CPU seconds (user and system, all threads) `pid` has used, or None once it is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return cpu_seconds(pid)
     except OSError:
         return None
-    # The command name can hold spaces and parentheses: the fields start after the last ")".
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 def machine_cpu() -> tuple[float, float]:

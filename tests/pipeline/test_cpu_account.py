@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,16 +14,17 @@ import pytest
 
 from pipeline.bench.cpu_account import CpuAccount, child_pids, machine_cpu, process_cpu
 
-# A parent (standing in for a worker) whose child waits for a file, burns `burn` seconds of CPU,
-# then sleeps or exits.
+# A parent (standing in for a worker) whose child says it is ready, waits for a file, burns 0.5 s
+# of CPU, then sleeps or exits.
 PARENT = """
 import subprocess, sys
-child = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2], sys.argv[3]])
+child = subprocess.Popen([sys.executable, "-c", *sys.argv[1:]])
 child.wait()
 """
 CHILD = """
 import os, sys, time
-go, then = sys.argv[1], sys.argv[2]
+go, then, ready = sys.argv[1], sys.argv[2], sys.argv[3]
+open(ready, "w").close()
 while not os.path.exists(go):
     time.sleep(0.01)
 start = time.process_time()
@@ -33,14 +36,23 @@ if then == "sleep":
 
 
 def _start(tmp_path: Path, then: str) -> tuple[subprocess.Popen[bytes], Path]:
-    go = tmp_path / "go"
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, str(go), then])
+    go, ready = tmp_path / "go", tmp_path / "ready"
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, str(go), then, str(ready)])
+    # The child's own start-up is not part of what is measured.
     deadline = time.monotonic() + 20
-    while not child_pids(parent.pid):
+    while not ready.exists():
         assert time.monotonic() < deadline, "the child process did not start"
         time.sleep(0.02)
-    time.sleep(0.3)  # the child's own start-up is not part of what is measured
     return parent, go
+
+
+def _stop(parent: subprocess.Popen[bytes]) -> None:
+    """End the child first: killing only the parent would leave it sleeping as an orphan."""
+    for child in child_pids(parent.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+    parent.kill()
+    parent.wait()
 
 
 def _measure(account: CpuAccount, go: Path, seconds: float) -> None:
@@ -61,8 +73,7 @@ def test_children_count_from_the_start_and_keep_their_cpu_after_exit(
         _measure(account, go, 1.5)
         use = account.finish()
     finally:
-        parent.kill()
-        parent.wait()
+        _stop(parent)
     # The child burned 0.5 s after the account began (its start-up before it is not counted),
     # and a child that exited mid-run keeps what it used up to its last reading.
     assert 0.4 <= use.seconds["embed"] <= 0.8, use
