@@ -275,6 +275,20 @@ class Bench:
         self.report.rows.append(row)
         return row
 
+    def _bracket(self, row: Row) -> str:
+        """The row's ratio to each measurement of its backend's limit, before and after the
+        end-to-end runs.
+
+        The limit is their mean; how far apart the two lie is how far the machine's own speed
+        moved while the bench ran, and so how far a single run's ratio can be trusted.
+        """
+        configs = self.limit_rates.get(row.backend, {})
+        rates = max(configs.values(), key=lambda r: sum(r) / len(r), default=[])
+        if len(rates) < 2:
+            return ""
+        before, after = (row.chunks_per_second / rate for rate in rates[:2])
+        return f" (against the limit before {before:.3f}, after {after:.3f})"
+
     def _ratios(self, row: Row) -> None:
         limit = self.limits.get(row.backend)
         if limit:
@@ -389,7 +403,7 @@ class Bench:
         sized = [r for r in self.report.rows if r.run.startswith("ragmill end to end")]
         if sized and all(r.vs_limit is not None for r in sized):
             s[f"end to end / limit by size ({self.o.backend})"] = ", ".join(
-                f"{r.chunks}: {r.vs_limit:.3f}" for r in sized
+                f"{r.chunks}: {r.vs_limit:.3f}{self._bracket(r)}" for r in sized
             )
         if sized:
             s["Redis peak MiB by size"] = ", ".join(f"{r.chunks}: {r.redis_peak_mb}" for r in sized)

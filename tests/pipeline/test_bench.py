@@ -119,6 +119,28 @@ def test_cpu_of_each_run_by_process(bench_run: tuple[dict, str, str]) -> None:
     assert "machine time a chunk at the limit (onnx)" in data["summary"]
 
 
+def test_ratio_against_each_measurement_of_the_limit(bench_run: tuple[dict, str, str]) -> None:
+    data, _, _ = bench_run
+    ratio = data["summary"]["end to end / limit by size (onnx)"]
+    # "64: 0.812 (against the limit before 0.790, after 0.835)"
+    size, rest = ratio.split(": ", 1)
+    mean = float(rest.split(" ", 1)[0])
+    before = float(rest.split("before ", 1)[1].split(",")[0])
+    after = float(rest.split("after ", 1)[1].rstrip(")"))
+    e2e = next(r for r in data["rows"] if r["run"] == f"ragmill end to end, {size} chunks")
+    # The best configuration's two measurements, in the order they were made.
+    onnx = [r for r in data["rows"] if r["run"] == "limit: bare encode" and r["backend"] == "onnx"]
+    configs: dict[tuple[int, int], list[float]] = {}
+    for r in onnx:
+        configs.setdefault((r["processes"], r["threads"]), []).append(r["chunks_per_second"])
+    rates = max(configs.values(), key=lambda v: sum(v) / len(v))
+    speed = e2e["chunks_per_second"]
+    assert before == pytest.approx(speed / rates[0], abs=0.002)
+    assert after == pytest.approx(speed / rates[1], abs=0.002)
+    # The ratio to the limit (their mean) lies between the two.
+    assert min(before, after) - 0.002 <= mean <= max(before, after) + 0.002
+
+
 def test_quality_and_batch_sizes_are_measured(bench_run: tuple[dict, str, str]) -> None:
     data, _, _ = bench_run
     (onnx,) = data["quality"]
