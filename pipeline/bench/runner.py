@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 import numpy as np
@@ -106,10 +107,12 @@ class Bench:
     @property
     def limits(self) -> dict[str, float]:
         """Each backend's limit: its best configuration, by the mean of its measurements."""
-        return {
-            backend: max(sum(rates) / len(rates) for rates in configs.values())
-            for backend, configs in self.limit_rates.items()
-        }
+        return {backend: fmean(self._best_rates(backend)) for backend in self.limit_rates}
+
+    def _best_rates(self, backend: str) -> list[float]:
+        """The measurements of `backend`'s best configuration by their mean, in the order made
+        (before the end-to-end runs, then after)."""
+        return max(self.limit_rates.get(backend, {}).values(), key=fmean, default=[])
 
     # --- corpus -------------------------------------------------------------------------
 
@@ -282,8 +285,7 @@ class Bench:
         The limit is their mean; how far apart the two lie is how far the machine's own speed
         moved while the bench ran, and so how far a single run's ratio can be trusted.
         """
-        configs = self.limit_rates.get(row.backend, {})
-        rates = max(configs.values(), key=lambda r: sum(r) / len(r), default=[])
+        rates = self._best_rates(row.backend)
         if len(rates) < 2:
             return ""
         before, after = (row.chunks_per_second / rate for rate in rates[:2])
