@@ -7,7 +7,7 @@ and BertPreTokenizer) gives each whitespace-separated word the same tokens where
 normalising is per character and pre-tokenising cuts at whitespace first. So a text's count is
 the sum of its words' counts, and books repeat their words: counting each distinct word once
 and summing from a dictionary gives the same numbers for less than a quarter of the CPU
-(`python -m pipeline.bench.chunking`).
+(`python -m benchmarks.chunking`).
 
 Tokenizers with any other pipeline (byte-level BPE and SentencePiece fold the space into the next
 word; other normalisers may work across characters) are counted by the tokenizer, text by text.

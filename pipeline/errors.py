@@ -1,6 +1,6 @@
 """Failures a person can act on: each is one line, and says which exit code it ends with.
 
-Library functions raise these; the CLI (pipeline/cli.py) prints the line and exits, so no
+Library functions raise these; the CLI (pipeline/cli/main.py) prints the line and exits, so no
 traceback reaches a person for a mistake they can fix.
 
     RagmillError            exit 1: something did not work (a service, the cluster, the data)

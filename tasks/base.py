@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 from celery import Task
 
 from tasks import resources
+from tasks.ledger import RunLedger
 from tasks.messages import MessageError, RunMessage, from_wire, send_options
-from tasks.progress import RunLedger
 
 
 def failure_reason(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from kombu import Queue
 
+from tasks import queues
 from tasks.settings import Settings
 
 # The local default matches `ragmill up` run by hand with a redis-server on its usual port.
@@ -40,12 +41,13 @@ def celery_config(settings: Settings) -> dict[str, object]:
         # worker_prefetch_multiplier: ...configuration.html#worker-prefetch-multiplier
         "worker_prefetch_multiplier": 1,
         # task_queues / task_routes: ...configuration.html#task-routes
-        "task_queues": [Queue("io"), Queue("embed"), Queue("llm")],
-        "task_default_queue": "io",
+        # Every queue is declared; an embed batch names its queue when sent (local or remote).
+        "task_queues": [Queue(name) for name in queues.ALL],
+        "task_default_queue": queues.IO,
         "task_routes": {
-            "ragmill.fetch_book": {"queue": "io"},
-            "ragmill.embed_batch": {"queue": "embed"},
-            "ragmill.llm.*": {"queue": "llm"},
+            "ragmill.fetch_book": {"queue": queues.IO},
+            "ragmill.embed_batch": {"queue": queues.EMBED},
+            "ragmill.llm.*": {"queue": queues.LLM},
         },
         # Events on, so Flower shows every worker and task.
         # worker_send_task_events: ...configuration.html#worker-send-task-events

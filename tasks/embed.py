@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 
 from tasks import resources
-from tasks.app import app
 from tasks.base import RunTask
+from tasks.celery import app
 from tasks.collection_record import RecordMismatch, WorkerCheck
 from tasks.embedding.errors import FinalEmbedError
-from tasks.embedding.queues import embed_queue
+from tasks.ledger import BatchOutcome, RunLedger
 from tasks.messages import BookInfo, ChunkItem, EmbedBatch, RunMessage, send_options
-from tasks.progress import BatchOutcome, RunLedger
+from tasks.queues import embed_queue
 from tasks.store import Metadata
 
 check_record = WorkerCheck()

@@ -8,13 +8,13 @@ from corpus.book import Book
 from corpus.chunking import Chunk
 from corpus.errors import CorpusError
 from tasks import resources
-from tasks.app import app
 from tasks.base import RunTask
 from tasks.books import load_book
+from tasks.celery import app
 from tasks.embed import embed_batch
+from tasks.ledger import Registration, RunLedger
 from tasks.llm.tasks import contextualize_batch
 from tasks.messages import BookInfo, ChunkItem, ContextualizeBatch, EmbedBatch, FetchBook
-from tasks.progress import Registration, RunLedger
 from tasks.settings import Settings
 
 

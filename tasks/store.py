@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, cast
 
 import chromadb
@@ -60,12 +59,6 @@ class ChunkStore:
     def connect(cls, chroma_url: str, collection: str) -> ChunkStore:
         """A store backed by the Chroma server at `chroma_url`."""
         return cls(chroma_client(chroma_url), collection)
-
-    @classmethod
-    def open_directory(cls, path: Path, collection: str) -> ChunkStore:
-        """A store that opens Chroma's directory in this process; only when no server owns it."""
-        client = chromadb.PersistentClient(path=str(path), settings=chroma_settings())
-        return cls(client, collection)
 
     def upsert(
         self,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.stack import service_env
+from pipeline.stack.local import service_env
 from tests.support.cli import RAGMILL
 from tests.support.mirror import Mirror, publish_synthetic_books, serve_mirror
 from tests.support.servers import chroma_server, cluster_env, redis_server, start_worker

@@ -13,7 +13,7 @@ from rich.console import Console
 from pipeline.bench.corpus import BenchCorpusError
 from pipeline.bench.report import write
 from pipeline.bench.runner import Bench, BenchOptions
-from pipeline.processes import StackError
+from pipeline.stack.processes import StackError
 from tasks.settings import EMBED_BACKENDS, REMOTE_BACKEND, Settings, SettingsError
 
 # The bench measures this machine's CPU; an endpoint's speed is its own benchmark

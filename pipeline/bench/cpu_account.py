@@ -15,8 +15,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.serve.bench import cpu_seconds
-
 __all__ = ["ROLES", "CpuAccount", "CpuUse", "child_pids", "machine_cpu", "process_cpu"]
 
 # The service's own process, then its children.
@@ -43,6 +41,12 @@ def machine_cpu() -> tuple[float, float]:
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     user, nice, system, idle, iowait, irq, softirq, steal = values
     return (user + nice + system + irq + softirq + steal) / _TICKS, (idle + iowait) / _TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) a process has used so far; Linux /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)

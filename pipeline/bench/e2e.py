@@ -1,6 +1,6 @@
 """ragmill end to end under measurement: a private stack, a run through it, and what it used.
 
-The stack is the one `ragmill ingest` starts (pipeline.stack.LocalStack: redis-server, a Chroma
+The stack is the one `ragmill ingest` starts (pipeline/stack/local.py: redis-server, a Chroma
 server, an io worker and an embed worker with N prefork processes), in a temporary data directory.
 While a run goes, a sampler thread reads Redis's used_memory and each embed process's resident
 memory, so the table can show the peak of both, and every stack process's CPU time, so the report
@@ -22,9 +22,9 @@ from corpus.sources import Source
 from pipeline.bench.corpus import CorpusSet
 from pipeline.bench.cpu_account import CpuAccount, CpuUse, child_pids
 from pipeline.bench.probe import rss_mb
-from pipeline.broker import client_app, connect
-from pipeline.ingest import Plan, Submission
-from pipeline.stack import LocalStack, StackInfo, StackPlan
+from pipeline.ingest.submission import Plan, Submission
+from pipeline.stack.broker import client_app, connect
+from pipeline.stack.local import LocalStack, StackInfo, StackPlan
 from tasks.settings import Settings
 
 SAMPLE_SECONDS = 0.5

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from pipeline.local_http import QuietHandler, serve_http
+from pipeline.bench.local_http import QuietHandler, serve_http
 
 # The newest Gutenberg layout; the downloader tries it first.
 BOOK_PATH = re.compile(r"^/cache/epub/(\d+)/pg(\d+)\.txt$")

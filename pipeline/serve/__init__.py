@@ -2,6 +2,8 @@
 
     app.py      the FastAPI application: /api/search, /api/ask, /api/books, /health, the page
     access.py   who may ask: loopback, or a bearer token (RAGMILL_SERVE_TOKEN) beyond it
-    process.py  `ragmill serve` as a service of the local stack (`ragmill up`)
+    client.py   the CLI's client of a running service
     static/     the page: plain HTML and a little JavaScript, no build step
+
+May import search/, stack/ and errors.py; never cli/.
 """

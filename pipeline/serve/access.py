@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 
 from pipeline.errors import UsageError
-from pipeline.stack import is_loopback
+from pipeline.stack.local import is_loopback
 
 MIN_TOKEN_CHARS = 16
 

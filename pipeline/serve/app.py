@@ -31,12 +31,12 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pipeline.api import Library, UnknownCollection
 from pipeline.errors import RagmillError, UsageError
-from pipeline.keyword import DEFAULT_MODE
-from pipeline.reading import record_errors
+from pipeline.search.keyword import DEFAULT_MODE
+from pipeline.search.library import Library, UnknownCollection
 from pipeline.serve.access import authorized
 from pipeline.serve.client import reader_of
+from pipeline.stack.collection import record_errors
 from tasks.collection_record import check_reader
 from tasks.embedding.errors import EmbedLimitBusy, RemoteEmbedError
 from tasks.llm.errors import LLMError

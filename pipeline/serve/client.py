@@ -17,9 +17,9 @@ from typing import Any
 import requests
 
 from pipeline.errors import UsageError
-from pipeline.filters import Filters
-from pipeline.query import Result
-from pipeline.stack import running_stack
+from pipeline.search.filters import Filters
+from pipeline.search.query import Result
+from pipeline.stack.cluster import Cluster
 from tasks.collection_record import quantisation_of
 from tasks.settings import Settings
 
@@ -79,15 +79,15 @@ class ServiceClient:
         return None
 
 
-def running_service(settings: Settings) -> ServiceClient | None:
-    """The `ragmill up` search service to send `settings`' questions to, or None when there is
-    none, or it serves another collection, Chroma server or model."""
-    info = running_stack(settings.data_dir)
-    if info is None or not info.serve_url:
+def running_service(settings: Settings, cluster: Cluster) -> ServiceClient | None:
+    """The `ragmill up` search service of `cluster` to send `settings`' questions to, or None
+    when there is none, or it serves another collection, Chroma server or model."""
+    info = cluster.stack
+    if info is None or cluster.service_url is None:
         return None
     if settings.chroma_url and settings.chroma_url.rstrip("/") != info.chroma_url.rstrip("/"):
         return None
-    client = ServiceClient(info.serve_url, settings.serve_token)
+    client = ServiceClient(cluster.service_url, settings.serve_token)
     health = client.health()
     if (health is None or health.get("collection") != settings.collection
             or health.get("reader") != reader_of(settings)):

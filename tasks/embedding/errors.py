@@ -14,7 +14,7 @@ Every message names the endpoint's URL and never the API key.
 
 from __future__ import annotations
 
-from tasks.endpoint_errors import EndpointRateLimited, TransientEndpointError
+from tasks.endpoint.errors import EndpointRateLimited, TransientEndpointError
 
 
 class RemoteEmbedError(RuntimeError):

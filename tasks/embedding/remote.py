@@ -13,7 +13,7 @@ use either. Each request goes
         EMBED_MAX_RETRIES times
     on 401, a malformed reply, a wrong dimension, a batch too large: raise at once (final)
 
-The limiter is the LLM stage's (tasks.llm.ratelimit), under its own key prefix and limit name,
+The limiter is the LLM stage's (tasks.endpoint.ratelimit), under its own key prefix and limit name,
 so every process on every machine that names the same endpoint and model shares one window.
 """
 
@@ -34,9 +34,9 @@ from tasks.embedding.errors import (
     MalformedEmbedReply,
 )
 from tasks.embedding.remote_client import EmbeddingsClient, EmbedReply
-from tasks.llm.ratelimit.redis_backend import AdmissionTimeout, RedisLimiter
-from tasks.llm.ratelimit.retrying import call_within_limit
-from tasks.llm.ratelimit.window import Limits
+from tasks.endpoint.ratelimit.redis_backend import AdmissionTimeout, RedisLimiter
+from tasks.endpoint.ratelimit.retrying import call_within_limit
+from tasks.endpoint.ratelimit.window import Limits
 from tasks.settings import RemoteEmbedSettings, Settings
 
 BACKEND = "openai"

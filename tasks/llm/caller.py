@@ -1,7 +1,7 @@
 """Admission, call and retries around one chat completion: what every LLM task uses.
 
 The loop (shared limit, 429 pauses, backoff on 5xx, timeouts and connection errors, at most
-LLM_MAX_RETRIES times) is tasks/llm/ratelimit/retrying.py's; a malformed reply or a refused
+LLM_MAX_RETRIES times) is tasks/endpoint/ratelimit/retrying.py's; a malformed reply or a refused
 request raises at once.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from tasks.endpoint.ratelimit.redis_backend import RedisLimiter
+from tasks.endpoint.ratelimit.retrying import call_within_limit
 from tasks.llm.client import ChatClient, Message, Reply, reserve_tokens
-from tasks.llm.ratelimit.redis_backend import RedisLimiter
-from tasks.llm.ratelimit.retrying import call_within_limit
 from tasks.settings import LLMSettings
 
 

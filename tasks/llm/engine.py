@@ -9,10 +9,10 @@ import threading
 from functools import cache
 
 from tasks import resources
+from tasks.endpoint.ratelimit.redis_backend import RedisLimiter
+from tasks.endpoint.ratelimit.window import Limits
 from tasks.llm.caller import LLMCaller
 from tasks.llm.client import ChatClient
-from tasks.llm.ratelimit.redis_backend import RedisLimiter
-from tasks.llm.ratelimit.window import Limits
 from tasks.settings import LLMSettings
 
 # An in-flight request counts this much longer than its read timeout, for connecting and for

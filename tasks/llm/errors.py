@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from tasks.endpoint_errors import EndpointRateLimited, TransientEndpointError
+from tasks.endpoint.errors import EndpointRateLimited, TransientEndpointError
 
 
 class LLMError(RuntimeError):

@@ -20,15 +20,15 @@ from typing import Any
 from celery import Task
 
 from tasks import resources
-from tasks.app import app
 from tasks.base import RunTask
+from tasks.celery import app
 from tasks.embed import embed_batch
+from tasks.endpoint.ratelimit.redis_backend import AdmissionTimeout
+from tasks.ledger import RunLedger
 from tasks.llm import engine
 from tasks.llm.contextualize import clean_context, context_messages
 from tasks.llm.errors import LLMError
-from tasks.llm.ratelimit.redis_backend import AdmissionTimeout
 from tasks.messages import ContextualizeBatch
-from tasks.progress import RunLedger
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 
-from pipeline.broker import client_app
-from pipeline.processes import Service
-from pipeline.services import start_redis, start_worker, wait_for_workers
-from pipeline.stack import service_env
+from pipeline.stack.broker import client_app
+from pipeline.stack.local import service_env
+from pipeline.stack.processes import Service
+from pipeline.stack.services import start_redis, start_worker, wait_for_workers
 
 if TYPE_CHECKING:
     from tests.support.chat_server import LLMServer

@@ -30,8 +30,8 @@ from tempfile import TemporaryDirectory
 
 from celery import Celery
 
-from pipeline.broker import client_app
-from pipeline.stack import service_env
+from pipeline.stack.broker import client_app
+from pipeline.stack.local import service_env
 from tasks.messages import BookInfo, ChunkItem, EmbedBatch, send_options
 from tests.bench.llm_limit import (
     BenchResult,

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
-from pipeline.local_http import serve_http
+from pipeline.bench.local_http import serve_http
 
 __all__ = ["OVERSIZE", "Mirror", "serve"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.stack import service_env
+from pipeline.stack.local import service_env
 from tests.conftest import Result, run_cli
 from tests.support.mirror import Mirror
 from tests.support.servers import chroma_server, cluster_env, redis_server

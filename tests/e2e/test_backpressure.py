@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from pipeline.stack import service_env
-from tasks.progress import RunLedger, Snapshot, recent_runs
+from pipeline.stack.local import service_env
+from tasks.ledger import RunLedger, Snapshot, recent_runs
 from tests.conftest import RAGMILL, run_cli
 from tests.support.books import expected_chunk_ids, gutenberg_text
 from tests.support.mirror import serve_mirror

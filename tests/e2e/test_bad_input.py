@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.local_http import QuietHandler, serve_http
-from pipeline.processes import free_port
-from tasks.progress import RunLedger
+from pipeline.bench.local_http import QuietHandler, serve_http
+from pipeline.stack.processes import free_port
+from tasks.ledger import RunLedger
 from tasks.store import ChunkStore
 from tests.conftest import Cluster, run_cli
 from tests.faults.report import RecordProperty
@@ -164,7 +164,7 @@ def test_a_crafted_task_with_a_path_as_id_is_refused_by_the_worker(
     cluster: Cluster, collection: str, record_property: RecordProperty
 ) -> None:
     # The CLI never sends such an id; a message on a shared broker could.
-    from pipeline.broker import client_app
+    from pipeline.stack.broker import client_app
     from tasks.messages import TASK_NAMES, BookOptions, FetchBook, SourceRef, send_options
 
     app = client_app(cluster.redis_url)

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from pipeline.processes import Service
-from pipeline.stack import service_env
+from pipeline.stack.local import service_env
+from pipeline.stack.processes import Service
 from tasks.store import ChunkStore
 from tests.conftest import run_cli
 from tests.e2e.conftest import OwnServers

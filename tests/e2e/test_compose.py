@@ -23,9 +23,9 @@ import redis
 import requests
 import yaml
 
-from pipeline import broker
-from pipeline.processes import Service, free_port, spawn, wait_until
-from pipeline.services import wait_for_chroma, wait_for_redis
+from pipeline.stack import broker
+from pipeline.stack.processes import Service, free_port, spawn, wait_until
+from pipeline.stack.services import wait_for_chroma, wait_for_redis
 from tasks.store import ChunkStore
 from tests.support.mirror import Mirror, serve_mirror
 from tests.support.shared import publish_real_or_synthetic

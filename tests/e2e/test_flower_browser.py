@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from pipeline.processes import free_port
+from pipeline.stack.processes import free_port
 from tests.support.cli import RAGMILL, ingest_argv
 from tests.support.mirror import Mirror, serve_mirror
 from tests.support.shared import publish_real_or_synthetic

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from pipeline import broker
-from pipeline.processes import Service, spawn, wait_until
-from pipeline.stack import service_env
+from pipeline.stack import broker
+from pipeline.stack.local import service_env
+from pipeline.stack.processes import Service, spawn, wait_until
 from tasks.fetch import split_batches
-from tasks.progress import RunLedger
+from tasks.ledger import RunLedger
 from tasks.store import ChunkStore
 from tests.e2e.conftest import OwnServers
 from tests.support.servers import start_worker

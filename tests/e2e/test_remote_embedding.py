@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import redis
 
-from pipeline.broker import client_app
-from pipeline.stack import StackInfo
+from pipeline.stack.broker import client_app
+from pipeline.stack.local import StackInfo
 from tasks.embedding.remote import RemoteEmbedder, make_limiter
 from tasks.settings import RemoteEmbedSettings
 from tasks.store import ChunkStore

@@ -22,10 +22,10 @@ from pathlib import Path
 from celery import Celery
 from redis import Redis
 
-from pipeline import services
-from pipeline.broker import client_app, nodes_answering
-from pipeline.processes import Service, free_port, wait_until
-from pipeline.stack import service_env
+from pipeline.stack import services
+from pipeline.stack.broker import client_app, nodes_answering
+from pipeline.stack.local import service_env
+from pipeline.stack.processes import Service, free_port, wait_until
 from tests.support.books import expected_chunk_ids, gutenberg_text
 from tests.support.cli import ingest_argv
 from tests.support.mirror import Mirror, serve_mirror
@@ -209,7 +209,7 @@ class FaultCluster:
     def kill_worker(self, name: str) -> None:
         """SIGKILL the worker's parent and its pool processes at once, as a lost machine would.
 
-        The worker runs in its own session (see pipeline.processes.spawn), so its process group
+        The worker runs in its own session (see pipeline/stack/processes.py), so its process group
         holds exactly its parent and pool processes.
         """
         service = self.workers[name]

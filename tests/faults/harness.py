@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from tasks.progress import RunLedger, Snapshot, recent_runs
+from tasks.ledger import RunLedger, Snapshot, recent_runs
 from tasks.store import ChunkStore
 from tests.faults.cluster import FaultCluster, big_books, start_ingest
 from tests.faults.report import RecordProperty

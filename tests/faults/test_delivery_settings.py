@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from tasks.celery_config import celery_config
-from tasks.progress import RunLedger
+from tasks.ledger import RunLedger
 from tasks.resources import redis_retry
 from tasks.settings import Settings, SettingsError
 from tests.support.servers import redis_server

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.bench import chunking
+from benchmarks import chunking
 
 EXAMPLE_BOOKS = Path(__file__).resolve().parents[2] / "examples" / "books"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.bench import store
+from benchmarks import store
 
 EXAMPLE_BOOKS = Path(__file__).resolve().parents[2] / "examples" / "books"
 

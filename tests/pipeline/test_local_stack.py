@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipeline.processes import free_port
+from pipeline.stack.processes import free_port
 from tests.conftest import RAGMILL, run_cli
 from tests.support.mirror import Mirror
 from tests.support.waiting import wait_for

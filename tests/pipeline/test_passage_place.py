@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.ask import answer_messages
-from pipeline.query import Result
+from pipeline.search.answers import answer_messages
+from pipeline.search.query import Result
 from tasks.embed import chunk_metadata
 from tasks.messages import BookInfo, ChunkItem
 from tasks.store import Hit

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.ingest import Room
-from tasks.progress import Snapshot
+from pipeline.ingest.submission import Room
+from tasks.ledger import Snapshot
 from tasks.settings import Settings
 
 SETTINGS = Settings(books_in_flight=4, chunks_in_flight=100)

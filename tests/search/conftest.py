@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipeline.processes import free_port
+from pipeline.stack.processes import free_port
 from tasks.collection_record import claim
 from tasks.embedding import Embedder
 from tasks.settings import Settings

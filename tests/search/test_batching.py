@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from pipeline.api import Library
-from pipeline.batching import BatchingEncoder, MicroBatcher
+from pipeline.search.library import Library
+from pipeline.search.query_batching import BatchingEncoder, MicroBatcher
 from tasks.embedding import Embedder
 from tasks.settings import Settings
 

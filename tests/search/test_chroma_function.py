@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.api import Library
-from pipeline.chroma_function import LangChainEmbeddings, RagmillEmbeddingFunction
+from pipeline.search.chroma_function import LangChainEmbeddings, RagmillEmbeddingFunction
+from pipeline.search.library import Library
 from tasks.collection_record import model_name, quantisation_of
 from tasks.embedding import Embedder
 from tasks.settings import Settings

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from pipeline.errors import UsageError
-from pipeline.filters import Filters, filtered_search
+from pipeline.search.filters import Filters, filtered_search
 from tasks.embedding import Embedder
 from tasks.settings import Settings
 from tasks.store import ChunkStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import UsageError
-from pipeline.filters import (
+from pipeline.search.filters import (
     MAX_QUESTION_CHARS,
     Filters,
     check_k,

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline import keyword
-from pipeline.api import Library
 from pipeline.errors import UsageError
-from pipeline.filters import Filters, filtered_search
-from pipeline.keyword import KeywordIndex, fuse, keyword_index, words
+from pipeline.search import keyword
+from pipeline.search.filters import Filters, filtered_search
+from pipeline.search.keyword import KeywordIndex, fuse, keyword_index, words
+from pipeline.search.library import Library
 from pipeline.serve.app import create_app
 from tasks.embedding import Embedder
 from tasks.settings import Settings

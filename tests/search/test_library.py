@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pipeline.api import Library, UnknownCollection, summarize_books
+from pipeline.search.library import Library, UnknownCollection, summarize_books
 from tasks.embedding import Embedder
 from tasks.settings import Settings
 from tasks.store import ChunkStore, chroma_client

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.serve.client import reader_of
-from pipeline.stack import StackInfo
+from pipeline.stack.local import StackInfo
 from tasks.embedding.variants import all_variants, resolve
 from tasks.settings import Settings
 from tests.search.conftest import Service
@@ -25,7 +25,7 @@ NO_MODEL = (
     "import sys, tasks.embedding.embedder as e\n"
     "def refuse(*args, **kwargs): sys.exit('a model was loaded in the command')\n"
     "e.Embedder.__init__ = refuse\n"
-    "from pipeline.cli import main\n"
+    "from pipeline.cli.main import main\n"
     "main()\n"
 )
 
@@ -46,7 +46,7 @@ def ragmill(args: list[str], data_dir: Path, library: Settings, *, no_model: boo
            "RAGMILL_COLLECTION": library.collection, "COLUMNS": "100", **extra_env}
     for name in ("REDIS_URL", "LLM_BASE_URL", "LLM_MODEL", "RAGMILL_SERVE_TOKEN"):
         env.pop(name, None)
-    code = NO_MODEL if no_model else "from pipeline.cli import main\nmain()\n"
+    code = NO_MODEL if no_model else "from pipeline.cli.main import main\nmain()\n"
     return subprocess.run([sys.executable, "-c", code, *args, "--data-dir", str(data_dir)],
                           env=env, capture_output=True, text=True, timeout=120)
 

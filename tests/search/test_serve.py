@@ -15,9 +15,9 @@ import pytest
 import requests
 from fastapi.testclient import TestClient
 
-from pipeline.api import Library
-from pipeline.processes import free_port
+from pipeline.search.library import Library
 from pipeline.serve.app import create_app
+from pipeline.stack.processes import free_port
 from tasks.collection_record import claim
 from tasks.embedding import Embedder
 from tasks.settings import Settings

@@ -13,7 +13,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from pipeline.api import Library
+from pipeline.search.library import Library
 from pipeline.serve.app import create_app
 from tasks.embedding.remote import remote_embedder
 from tasks.settings import RemoteEmbedSettings, Settings

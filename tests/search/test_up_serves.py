@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipeline.processes import free_port
+from pipeline.stack.processes import free_port
 from tests.conftest import RAGMILL
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.stack import LocalStack, StackPlan
+from pipeline.stack.local import LocalStack, StackPlan
 from tests.conftest import run_cli
 from tests.faults.cluster import FaultCluster
 from tests.faults.report import RecordProperty

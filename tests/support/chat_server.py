@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.local_http import QuietHandler, serve_http
+from pipeline.bench.local_http import QuietHandler, serve_http
 
 
 @dataclass

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from pipeline.local_http import QuietHandler, serve_http
+from pipeline.bench.local_http import QuietHandler, serve_http
 from tasks.embedding import Embedder
 from tasks.settings import default_model
 from tests.support.chat_server import LLMServer, Served

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.local_http import QuietHandler, serve_http
+from pipeline.bench.local_http import QuietHandler, serve_http
 from tests.support.books import gutenberg_text
 
 

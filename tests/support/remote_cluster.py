@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.processes import Service
-from pipeline.services import start_worker, wait_for_workers
-from pipeline.stack import service_env
+from pipeline.stack.local import service_env
+from pipeline.stack.processes import Service
+from pipeline.stack.services import start_worker, wait_for_workers
 from tests.conftest import Result, run_cli
 from tests.support.embeddings_server import MODEL, EmbeddingsServer, serve_embeddings
 from tests.support.servers import chroma_server, redis_server

@@ -1,6 +1,6 @@
 """Real redis-server, Chroma server and Celery worker processes for tests, on free ports.
 
-The command lines and readiness probes are pipeline/services.py's, the ones `ragmill up`
+The command lines and readiness probes are pipeline/stack/services.py's, the ones `ragmill up`
 and the containers use; these wrap them in blocks that stop what they started.
 """
 
@@ -11,9 +11,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline import services
-from pipeline.processes import Service
-from pipeline.stack import service_env
+from pipeline.stack import services
+from pipeline.stack.local import service_env
+from pipeline.stack.processes import Service
 
 
 @contextmanager

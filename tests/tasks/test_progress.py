@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis
 
-from tasks.progress import RunLedger, recent_runs
+from tasks.ledger import RunLedger, recent_runs
 
 
 @pytest.fixture

@@ -149,7 +149,7 @@ def test_vectors_come_back_in_input_order(exported: list[np.ndarray], texts: lis
 
 THREADS = """
 import json, sys
-from tasks.app import _prepare_worker_process
+from tasks.celery import _prepare_worker_process
 _prepare_worker_process()
 from tasks import resources
 e = resources.embedder()

@@ -53,7 +53,7 @@ def test_int8_vectors_equal_sentence_transformers_onnx_text_by_text(
 
 EMBED_IN_A_WORKER_PROCESS = """
 import json, sys
-from tasks.app import _prepare_worker_process
+from tasks.celery import _prepare_worker_process
 _prepare_worker_process()
 from tasks import resources
 embedder = resources.embedder()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pipeline.ask import answer_messages, answer_question, cited_sources
-from pipeline.progress_view import llm_progress
-from pipeline.query import Result
-from tasks.progress import Snapshot
+from pipeline.ingest.progress_bar import llm_progress
+from pipeline.search.answers import answer_messages, answer_question, cited_sources
+from pipeline.search.query import Result
+from tasks.ledger import Snapshot
 
 
 def result(book: str, position: int, text: str = "text") -> Result:

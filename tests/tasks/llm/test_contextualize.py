@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pipeline.broker import client_app
+from pipeline.stack.broker import client_app
 from tasks.store import ChunkStore
 from tests.bench.llm_limit import start_llm_workers
 from tests.conftest import Cluster, run_cli

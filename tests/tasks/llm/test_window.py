@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks.llm.ratelimit.window import Entry, Limits, MemoryWindow, Ticket, admission_wait
+from tasks.endpoint.ratelimit.window import Entry, Limits, MemoryWindow, Ticket, admission_wait
 
 
 def test_admits_up_to_the_request_limit_then_says_when_the_oldest_expires() -> None:

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from pipeline.broker import client_app
-from pipeline.processes import Service
-from pipeline.stack import service_env
+from pipeline.stack.broker import client_app
+from pipeline.stack.local import service_env
+from pipeline.stack.processes import Service
 from tasks.messages import TASK_NAMES, BookInfo, ChunkItem, ContextualizeBatch, send_options
 from tests.bench.llm_limit import llm_env, queue_prompts, start_llm_workers
 from tests.support.chat_server import LLMServer, serve_llm

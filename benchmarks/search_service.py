@@ -1,0 +1,176 @@
+"""Latency and throughput of the search service under concurrent clients.
+
+    python -m benchmarks.search_service --chunks 10000 --clients 1,8 --requests 800
+
+Starts a Chroma server and `ragmill serve` of its own in a temporary directory, fills a collection
+with `--chunks` chunks in 100 books (random unit vectors of the model's dimension: the time of a
+search depends on how many vectors the index holds, not on what they mean), warms the service,
+then for each number of clients measures three kinds of request: a search, a search filtered to
+one book, and `ask` without an LLM configured (its retrieval part: the same search, answered as
+`ask` answers). It prints p50/p99 latency, requests per second and the CPU each request cost the
+service and the Chroma server, as JSON.
+
+The clients are threads of this process, never of the service's, each with one keep-alive
+connection (the standard library's http.client, the lightest client there is, so that the
+clients' own CPU takes as little as possible of the cores the service shares with them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+import requests
+
+from pipeline.bench.cpu_account import cpu_seconds
+from pipeline.stack.local import service_env
+from pipeline.stack.processes import Service, free_port, spawn, wait_until
+from pipeline.stack.service import serve_argv
+from pipeline.stack.services import start_chroma
+from tasks.store import ChunkStore, Metadata
+
+QUESTIONS = [
+    "a monster made by a scientist", "a proposal of marriage refused", "the white whale",
+    "a storm at sea", "a letter from a sister", "the trial of an innocent man",
+    "a rabbit with a pocket watch", "a ball at a great house", "the death of a friend",
+    "a journey over the mountains", "a garden of roses", "a steam engine on the line",
+]
+BOOKS = 100
+
+
+def fill(store: ChunkStore, chunks: int, dimension: int) -> None:
+    rng = np.random.default_rng(0)
+    for start in range(0, chunks, 1000):
+        n = min(1000, chunks - start)
+        vectors = rng.standard_normal((n, dimension)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        numbers = range(start, start + n)
+        metadatas: list[Metadata] = [
+            {"book_id": str(i % BOOKS), "title": f"Book {i % BOOKS}", "author": "",
+             "language": "en", "source": "bench", "position": i} for i in numbers
+        ]
+        store.upsert([f"c{i}" for i in numbers], vectors, [f"passage {i}" for i in numbers],
+                     metadatas)
+
+
+def measure(port: int, path: str, params: list[dict[str, Any]], clients: int
+            ) -> dict[str, float]:
+    """p50/p99 latency (ms) and requests per second of GET `path` with each of `params`."""
+    local = threading.local()
+
+    def one(p: dict[str, Any]) -> float:
+        if not hasattr(local, "connection"):
+            local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        started = time.perf_counter()
+        local.connection.request("GET", f"{path}?{urlencode(p, doseq=True)}")
+        answer = local.connection.getresponse()
+        body = answer.read()
+        if answer.status != 200:
+            raise RuntimeError(f"{answer.status} from {path}: {body[:200]!r}")
+        return (time.perf_counter() - started) * 1000
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        latencies = sorted(pool.map(one, params))
+    seconds = time.perf_counter() - started
+    return {
+        "requests": len(latencies),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
+        "per_second": round(len(latencies) / seconds, 1),
+    }
+
+
+def measure_with_cpu(port: int, path: str, params: list[dict[str, Any]], clients: int,
+                     processes: dict[str, int]) -> dict[str, float]:
+    """`measure`, plus the CPU milliseconds each request cost each of `processes` (by pid)
+    and the clients."""
+    before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+    clients_before = time.process_time()
+    found = measure(port, path, params, clients)
+    found["clients_cpu_ms"] = round((time.process_time() - clients_before) * 1000 / len(params),
+                                    1)
+    for name, pid in processes.items():
+        found[f"{name}_cpu_ms"] = round((cpu_seconds(pid) - before[name]) * 1000 / len(params),
+                                        1)
+    return found
+
+
+def requests_to_measure(total: int, k: int) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """Each kind of request measured: its path and its `total` parameter sets."""
+    questions = [{"q": f"{QUESTIONS[i % len(QUESTIONS)]} {i}", "k": k} for i in range(total)]
+    return {
+        "search": ("/api/search", questions),
+        "search_one_book": ("/api/search", [{**q, "book": str(i % BOOKS)}
+                                            for i, q in enumerate(questions)]),
+        "ask_retrieval": ("/api/ask", questions),
+    }
+
+
+def run(chunks: int, clients: list[int], total: int, k: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="ragmill-serve-bench-") as tmp:
+        root = Path(tmp)
+        env = service_env(root)
+        # `ask` without an LLM answers with its retrieval alone: what is measured here.
+        for name in ("LLM_BASE_URL", "LLM_MODEL", "RAGMILL_SERVE_TOKEN"):
+            env.pop(name, None)
+        chroma, chroma_url = start_chroma(root / "chroma", root, env)
+        serve: Service | None = None
+        try:
+            from tasks.collection_record import claim
+            from tasks.embedding import Embedder
+            from tasks.settings import Settings
+
+            settings = Settings.from_env()
+            dimension = Embedder(settings.model, backend=settings.embed_backend).dimension
+            store = ChunkStore.connect(chroma_url, "bench")
+            # Recorded as an ingest with these settings records it, so the service reads it.
+            claim(store, settings)
+            fill(store, chunks, dimension)
+            port = free_port()
+            env.update(CHROMA_URL=chroma_url, RAGMILL_COLLECTION="bench")
+            serve = spawn("serve", serve_argv("127.0.0.1", port), env=env,
+                          log_path=root / "serve.log")
+            wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok,
+                       service=serve, timeout=120, what="answering /health")
+            kinds = requests_to_measure(total, k)
+            for path, params in kinds.values():  # warm up: indexes, caches, known books
+                measure(port, path, params[:BOOKS], max(clients))
+            processes = {"service": serve.pid, "chroma": chroma.pid}
+            results = {
+                f"{n}_clients": {name: measure_with_cpu(port, path, params, n, processes)
+                                 for name, (path, params) in kinds.items()}
+                for n in clients
+            }
+            return {"chunks": chunks, "k": k, "load_average": os.getloadavg()[0], **results}
+        finally:
+            if serve is not None:
+                serve.stop(grace=10)
+            chroma.stop(grace=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.search_service")
+    parser.add_argument("--chunks", type=int, default=10_000)
+    parser.add_argument("--clients", default="1,8",
+                        help="Concurrent clients, or several counts separated by commas.")
+    parser.add_argument("--requests", type=int, default=800, help="Requests per measurement.")
+    parser.add_argument("-k", type=int, default=5)
+    args = parser.parse_args()
+    clients = [int(c) for c in args.clients.split(",")]
+    print(json.dumps(run(args.chunks, clients, args.requests, args.k), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,1 +1,0 @@
-"""The `ragmill` subcommands, each a thin shell over a library call in pipeline/."""

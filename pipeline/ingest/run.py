@@ -1,0 +1,116 @@
+"""One ingest from start to end, as a library call: plan the sources, find or start the cluster,
+check its workers, submit with backpressure and return the report. The CLI only shows it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipeline.errors import RagmillError, UsageError
+from pipeline.ingest.progress_bar import Report
+from pipeline.ingest.submission import CatalogChoice, Submission, plan_sources
+from pipeline.stack.broker import client_app, connect, queues_served
+from pipeline.stack.cluster import Cluster, find_cluster, workers_for
+from pipeline.stack.collection import claim_collection
+from pipeline.stack.local import StackPlan
+from tasks import queues
+from tasks.ledger import Snapshot
+from tasks.queues import embed_queue
+from tasks.settings import Settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestRequest:
+    """What to ingest and how; where to (cluster, collection, chunking) comes from Settings."""
+
+    inputs: tuple[str, ...] = ()
+    catalog: CatalogChoice | None = None
+    fail_fast: bool = False
+    contextualize: bool = False
+    # Embed processes of a private stack (default: EMBED_CONCURRENCY, else one per core).
+    workers: int | None = None
+
+    def check(self, settings: Settings) -> None:
+        """Raise UsageError when the request cannot run at all."""
+        if not self.inputs and self.catalog is None:
+            raise UsageError(
+                "nothing to ingest; give Gutenberg ids, files, folders or URLs, or --catalog"
+            )
+        if self.contextualize and not settings.llm.configured:
+            raise UsageError(
+                "no LLM is configured; set LLM_BASE_URL (an OpenAI-compatible /v1 URL) and "
+                "LLM_MODEL"
+            )
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The run's id and report, and the files of its folders skipped as not documents."""
+
+    run_id: str
+    report: Report
+    skipped: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        """The summary `--json` prints."""
+        return {
+            "run": self.run_id,
+            **self.report.as_dict(),
+            "files_skipped": len(self.skipped),
+            "skipped": list(self.skipped),
+        }
+
+
+def stack_plan(request: IngestRequest, settings: Settings) -> StackPlan:
+    """The private stack an ingest starts when no cluster is given."""
+    return StackPlan(
+        embed_concurrency=request.workers or settings.embed_processes,
+        llm_threads=settings.llm.threads if request.contextualize else 0,
+        remote_embed_threads=settings.remote_embed.threads if settings.remote_embedding else 0,
+    )
+
+
+def ingest(
+    request: IngestRequest,
+    settings: Settings,
+    *,
+    on_progress: Callable[[Snapshot], None] = lambda s: None,
+    on_warning: Callable[[str], None] = lambda s: None,
+    cluster: Cluster | None = None,
+) -> IngestResult:
+    """Ingest `request` into `settings`' cluster (or a private stack) and report what landed.
+
+    Ctrl-C (KeyboardInterrupt) during the run ends it with an interrupted report; what was
+    stored stays stored and the same request run again sends only what is missing. `cluster`
+    is the one the caller found, if it looked already.
+    """
+    request.check(settings)
+    plan = plan_sources(list(request.inputs), request.catalog, settings)
+    found = cluster or find_cluster(settings)
+    with workers_for(found, settings, stack_plan(request, settings)) as info:
+        redis_url = settings.redis_url or (info.redis_url if info else None)
+        assert redis_url is not None
+        client = connect(redis_url)  # fails at once, in one line, when nothing answers
+        app = client_app(redis_url)
+        served = queues_served(app)
+        if info is None:
+            for queue in (queues.IO, embed_queue(settings)):
+                if queue not in served:
+                    on_warning(
+                        f"no worker consumes queue '{queue}' yet; start one with "
+                        f"`celery -A tasks worker -Q {queue}"
+                        f"{' --pool threads' if queue != queues.EMBED else ''}`"
+                    )
+        if request.contextualize and queues.LLM not in served:
+            raise RagmillError(
+                "--contextualize needs a worker on queue 'llm'; start one with "
+                "`celery -A tasks worker -Q llm --pool threads -c 8` (with the same LLM_* "
+                "settings)"
+            )
+        claim_collection(settings, settings.chroma_url or (info.chroma_url if info else None))
+        submission = Submission(
+            app, client, settings, plan,
+            fail_fast=request.fail_fast, contextualize=request.contextualize,
+        )
+        report = submission.run(on_progress)
+    return IngestResult(submission.run_id, report, tuple(plan.skipped))

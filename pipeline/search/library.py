@@ -1,0 +1,317 @@
+"""ragmill from Python: search, ask, list, delete and ingest books in one collection.
+
+    from pipeline.search.library import Library
+
+    library = Library(collection="ragmill", chroma_url="http://127.0.0.1:8000")
+    for r in library.search("a monster made by a scientist", k=3, language="en"):
+        print(r.book_id, r.title, r.score, r.text[:80])
+
+One `Library` loads the embedding model once, on its first search, and keeps it; the CLI's
+`books`, `delete` and `collections`, and `ragmill serve`, are thin shells over the same object,
+so all of them answer the same question the same way (docs/python-api.md).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from chromadb.errors import NotFoundError
+
+from pipeline.errors import RagmillError, UsageError
+from pipeline.search.answers import Answer, answer_question, make_chat
+from pipeline.search.chroma_function import BACKEND_KEY, MODEL_KEY
+from pipeline.search.filters import Filters, filtered_search
+from pipeline.search.keyword import DEFAULT_MODE
+from pipeline.search.query import Result
+from pipeline.search.query_batching import MicroBatcher, batching_encoder
+from pipeline.stack.cluster import find_cluster
+from pipeline.stack.collection import record_errors
+from tasks.collection_record import check_reader
+from tasks.embedding.choice import TextEncoder, query_embedder
+from tasks.settings import Settings
+from tasks.store import ChunkStore, Hit, Metadata, chroma_client
+
+UNRECORDED = "unrecorded"
+
+
+# How long a long-lived reader trusts a collection's chunk count. Searches ask for it (an empty
+# collection answers nothing; the keyword index is keyed by it), and one Chroma round trip per
+# search for it cost a tenth of the service's time; a count a second old only means chunks
+# written in the last second reach the keyword index a second later.
+COUNT_SECONDS = 1.0
+
+
+# Query vectors per Chroma query at most when concurrent searches are sent together.
+MAX_BATCH_QUERIES = 32
+
+
+class ReaderStore(ChunkStore):
+    """A ChunkStore for a long-lived reader shared by threads: concurrent searches with the same
+    k and filter go to Chroma as one query (search/query_batching.py), and the chunk count is
+    reused for COUNT_SECONDS."""
+
+    def __init__(self, client: Any, collection: str) -> None:
+        super().__init__(client, collection)
+        self._count: tuple[float, int] | None = None
+        self._queries: MicroBatcher[np.ndarray, list[Hit]] = MicroBatcher(
+            self._query, MAX_BATCH_QUERIES
+        )
+
+    def search(
+        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> list[Hit]:
+        key = (k, json.dumps(where, sort_keys=True) if where else None)
+        return self._queries.submit(key, [vector])[0]
+
+    def _query(self, key: tuple[int, str | None], vectors: list[np.ndarray]) -> list[list[Hit]]:
+        k, where = key
+        return self.search_many(vectors, k, json.loads(where) if where else None)
+
+    def count(self) -> int:
+        now = time.monotonic()
+        if self._count is None or now - self._count[0] > COUNT_SECONDS:
+            self._count = (now, super().count())
+        return self._count[1]
+
+    def delete(self, ids: Sequence[str]) -> None:
+        super().delete(ids)
+        self._count = None
+
+
+class UnknownCollection(UsageError):
+    """The collection asked for does not exist on the Chroma server."""
+
+
+@dataclass(frozen=True)
+class Book:
+    """One book of a collection, as `ragmill books` lists it."""
+
+    book_id: str
+    title: str
+    author: str
+    language: str
+    source: str
+    chunks: int
+    # When its newest chunk was written (UTC, ISO 8601); None for chunks stored before ragmill
+    # recorded it.
+    ingested_at: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """What `Library.delete` removed: chunks per book id, and the ids that matched no book."""
+
+    chunks: dict[str, int] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A collection on the Chroma server and the model that made its vectors, when recorded."""
+
+    name: str
+    chunks: int
+    model: str
+    backend: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def summarize_books(metadatas: Sequence[Metadata]) -> list[Book]:
+    """Books of a collection from its chunks' metadata, in book id order."""
+    seen: dict[str, dict[str, Any]] = {}
+    for m in metadatas:
+        book = seen.setdefault(str(m.get("book_id", "")), {"meta": m, "chunks": 0, "at": None})
+        book["chunks"] += 1
+        at = m.get("ingested_at")
+        if isinstance(at, str) and (book["at"] is None or at > book["at"]):
+            book["at"] = at
+    return [
+        Book(
+            book_id=book_id,
+            title=str(b["meta"].get("title", "")),
+            author=str(b["meta"].get("author", "")),
+            language=str(b["meta"].get("language", "")),
+            source=str(b["meta"].get("source", "")),
+            chunks=b["chunks"],
+            ingested_at=b["at"],
+        )
+        for book_id, b in sorted(seen.items(), key=lambda kv: _book_order(kv[0]))
+    ]
+
+
+def _book_order(book_id: str) -> tuple[int, int, str]:
+    # Gutenberg ids in numeric order first, then the rest (files, URLs) by name.
+    return (0, int(book_id), "") if book_id.isdigit() else (1, 0, book_id)
+
+
+class Library:
+    """One collection on one Chroma server, with the embedding model loaded once.
+
+    `collection` and `chroma_url` default to RAGMILL_COLLECTION and CHROMA_URL, else the Chroma
+    server of the `ragmill up` stack running for `data_dir` (RAGMILL_DATA_DIR, ./data).
+    Safe to share between threads: the model loads once under a lock, and Chroma's HTTP client
+    is thread-safe.
+    """
+
+    def __init__(
+        self,
+        collection: str | None = None,
+        chroma_url: str | None = None,
+        *,
+        data_dir: Path | None = None,
+        settings: Settings | None = None,
+        embedder: TextEncoder | None = None,
+    ) -> None:
+        settings = settings or Settings.from_env()
+        changes: dict[str, Any] = {"collection": collection} if collection else {}
+        if data_dir is not None:
+            changes["data_dir"] = data_dir.absolute()
+        settings = settings.with_changes(**changes) if changes else settings
+        url = chroma_url or settings.chroma_url or _stack_chroma(settings)
+        self.settings = settings.with_changes(chroma_url=url)
+        self.chroma_url = url
+        self._client: Any = None
+        self._store: ChunkStore | None = None
+        # Libraries of one server may share one loaded model (the search service does).
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        # Book ids seen to exist, so a filtered search need not ask Chroma again; a deleted
+        # book then finds nothing rather than being refused.
+        self._known_books: set[str] = set()
+
+    @property
+    def collection(self) -> str:
+        return self.settings.collection
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                self._client = chroma_client(self.chroma_url)
+            except ValueError as exc:  # chromadb's "Could not connect to a Chroma server"
+                raise RagmillError(f"Chroma at {self.chroma_url} does not answer: {exc}") from None
+        return self._client
+
+    @property
+    def store(self) -> ChunkStore:
+        """The collection's store; UnknownCollection when the server has no such collection."""
+        if self._store is None:
+            try:
+                self.client.get_collection(self.collection)
+            except NotFoundError:
+                raise UnknownCollection(
+                    f"collection {self.collection} does not exist on {self.chroma_url}; "
+                    "`ragmill collections` lists those that do"
+                ) from None
+            self._store = ReaderStore(self.client, self.collection)
+        return self._store
+
+    @property
+    def embedder(self) -> TextEncoder:
+        """The embedding model, loaded on first use and kept for the object's life; refused in
+        one line when the collection records vectors made by another model or backend."""
+        with self._lock:
+            if self._embedder is None:
+                # A collection not yet made has no record to check: the service starts first.
+                with suppress(UnknownCollection), record_errors():
+                    check_reader(self.store, self.settings)
+                self._embedder = query_embedder(self.settings)
+            return self._embedder
+
+    def search(
+        self, question: str, k: int = 5, *, where: str | dict[str, Any] | None = None,
+        mode: str = DEFAULT_MODE, **filters: str | Sequence[str] | None,
+    ) -> list[Result]:
+        """The `k` chunks closest in meaning to `question`, best first.
+
+        Filters: book, author, language, title, chapter (a value or a list of values, any of
+        which may match) and `where`, a raw Chroma filter (dict or JSON text). `mode`: "meaning",
+        "keyword" (BM25 over the words; loads no model) or "hybrid" (both, fused).
+        """
+        chosen = Filters.from_values(where=where, **filters)
+        encoder = None if mode == "keyword" else batching_encoder(self.embedder)
+        return filtered_search(self.store, self.settings, question, k, chosen,
+                               embedder=encoder, known_books=self._known_books, mode=mode)
+
+    def ask(
+        self, question: str, k: int = 5, *, where: str | dict[str, Any] | None = None,
+        mode: str = DEFAULT_MODE, **filters: str | Sequence[str] | None,
+    ) -> Answer:
+        """The LLM's answer to `question` from the `k` closest chunks, with the ones it cites.
+
+        Needs LLM_BASE_URL and LLM_MODEL (docs/llm.md); UsageError without them.
+        """
+        if not self.settings.llm.configured:
+            raise UsageError("no LLM is configured; set LLM_BASE_URL and LLM_MODEL")
+        results = self.search(question, k, where=where, mode=mode, **filters)
+        if not results:
+            raise RagmillError(f"collection {self.collection} holds no chunks to answer from")
+        return answer_question(question, results, make_chat(self.settings.llm, self.settings))
+
+    def books(self) -> list[Book]:
+        """Every book of the collection with its chunk count and when it was ingested."""
+        return summarize_books(self.store.metadatas())
+
+    def delete(self, *book_ids: str) -> Deleted:
+        """Remove the chunks of `book_ids`, and nothing else; ids with no chunks are reported."""
+        deleted = Deleted()
+        for book_id in dict.fromkeys(book_ids):
+            ids = self.store.ids_of_book(book_id)
+            if ids:
+                self.store.delete(sorted(ids))
+                self._known_books.discard(book_id)
+                deleted.chunks[book_id] = len(ids)
+            else:
+                deleted.unknown.append(book_id)
+        return deleted
+
+    def collections(self) -> list[CollectionInfo]:
+        """Every collection on the server, with the model its record names (or "unrecorded")."""
+        found = []
+        for c in sorted(self.client.list_collections(), key=lambda c: c.name):
+            meta = c.metadata or {}
+            found.append(CollectionInfo(
+                name=c.name, chunks=int(c.count()),
+                model=str(meta.get(MODEL_KEY) or UNRECORDED),
+                backend=str(meta.get(BACKEND_KEY) or UNRECORDED),
+            ))
+        return found
+
+    def ingest(self, *inputs: str, **options: Any) -> Any:
+        """Ingest Gutenberg ids, files, folders or URLs through the running stack or cluster.
+
+        Needs workers: REDIS_URL's cluster or a `ragmill up` stack, whose workers write to this
+        library's Chroma server. Returns the IngestResult (`.run_id`, `.report`).
+        """
+        from pipeline.ingest.run import IngestRequest, ingest
+
+        found = find_cluster(self.settings)
+        if self.settings.redis_url is None and not found.kept_up:
+            raise RagmillError(
+                "no stack or cluster to ingest with; run `ragmill up` or set REDIS_URL"
+            )
+        return ingest(IngestRequest(inputs=inputs, **options),
+                      self.settings.with_changes(redis_url=found.redis_url), cluster=found)
+
+
+def _stack_chroma(settings: Settings) -> str:
+    url = find_cluster(settings).chroma_url
+    if url is None:
+        raise RagmillError(
+            f"no Chroma server to read: give chroma_url, set CHROMA_URL, or run `ragmill up` "
+            f"(no stack runs for {settings.data_dir})"
+        )
+    return url
