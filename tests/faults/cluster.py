@@ -141,20 +141,22 @@ class FaultCluster:
         concurrency: int = 2,
         wait: bool = True,
         env: dict[str, str] | None = None,
+        name: str | None = None,
     ) -> Service:
-        """A real `celery -A tasks worker` of `role` (io, embed), named after it; with `wait`,
-        returned once it answers ping."""
+        """A real `celery -A tasks worker` of `role` (io, embed), named `name` (default: the
+        role); with `wait`, returned once it answers ping."""
+        name = name or role
         service = services.start_worker(
             role,
             {**self.env(), **(env or {})},
             self.logs,
-            name=role,
+            name=name,
             concurrency=concurrency,
             wait=False,
         )
-        self.workers[role] = service
+        self.workers[name] = service
         if wait:
-            self.wait_for_worker(role)
+            self.wait_for_worker(name)
         return service
 
     @cached_property

@@ -25,11 +25,14 @@ from tasks.collection_record import (
     quantisation_of,
     read_record,
     recorded_form,
+    same_form_family,
     write_record,
 )
+from tasks.embedding.embedder import Embedder
 from tasks.embedding.variants import default_variant
 from tasks.settings import Settings, default_model
 from tasks.store import ChunkStore
+from tests.support.chunks import real_book_chunks
 from tests.support.servers import chroma_server
 
 _names = itertools.count()
@@ -208,3 +211,70 @@ def test_the_fingerprint_hashes_model_files_without_loading_them(tmp_path: Path)
     assert model_fingerprint(str(model)) != first
     assert model_fingerprint("some-org/some-model") == "name:some-org/some-model"
     assert model_dimension(default_model()) == 384
+
+
+F32, BF16 = "int8-static-openvino", "int8-static-openvino-bf16"
+
+
+def test_forms_that_differ_only_in_float_precision_share_a_collection(
+    store: ChunkStore, settings: Settings
+) -> None:
+    # A machine without native bf16 records the f32 form; one with it defaults to bf16.
+    first = replace(settings, embed_backend="onnx-int8", embed_variant=F32)
+    second = replace(settings, embed_backend="onnx-int8", embed_variant=BF16)
+    recorded = claim(store, first)
+    claim(store, second)
+    check_reader(store, second)
+    WorkerCheck()(store, second)
+    assert read_record(store.client.get_collection(store.collection.name)) == recorded
+    assert same_form_family("onnx-int8", F32, BF16) and same_form_family("onnx-int8", BF16, F32)
+
+
+@pytest.mark.parametrize(
+    ("backend", "variant", "differing"),
+    [
+        ("onnx", "fp32", "backend, quantisation differ"),  # int8 weights against fp32 ones
+        ("onnx-int8", "int8-dynamic-per-channel", "quantisation differ"),  # another int8 file
+        ("torch", "", "backend, quantisation differ"),
+    ],
+)
+def test_another_file_of_the_same_model_is_still_refused_in_one_line(
+    store: ChunkStore, settings: Settings, backend: str, variant: str, differing: str
+) -> None:
+    claim(store, replace(settings, embed_backend="onnx-int8", embed_variant=BF16))
+    for attempt in (claim, check_reader, WorkerCheck()):
+        with pytest.raises(RecordMismatch) as refused:
+            attempt(store, replace(settings, embed_backend=backend, embed_variant=variant))
+        message = str(refused.value)
+        assert "\n" not in message and differing in message, message
+        assert "set EMBED_BACKEND=onnx-int8" in message
+
+
+def test_another_dimension_is_refused_even_within_the_family(
+    store: ChunkStore, settings: Settings
+) -> None:
+    first = replace(settings, embed_backend="onnx-int8", embed_variant=F32)
+    write_record(
+        store.client.get_collection(store.collection.name),
+        replace(expected_record(first), dimension=768),
+    )
+    with pytest.raises(RecordMismatch, match="dimension differ"):
+        check_reader(store, replace(first, embed_variant=BF16))
+
+
+def test_the_precision_family_agrees_far_closer_than_fp32_and_int8_on_real_chunks() -> None:
+    # The measurement behind same_form_family (docs/collections.md): the same text through both
+    # precisions must agree far more closely than the int8 file agrees with fp32, which is
+    # refused as another space.
+    texts = real_book_chunks(books=4, per_book=25)
+    forms = (("onnx", "fp32"), ("onnx-int8", F32), ("onnx-int8", BF16))
+    vectors = {
+        name: Embedder(default_model(), backend=backend, variant=name, threads=1).encode(texts)
+        for backend, name in forms
+    }
+    family = np.sum(vectors[F32] * vectors[BF16], axis=1)
+    quantised = np.sum(vectors["fp32"] * vectors[F32], axis=1)
+    print(f"f32 vs bf16 form: mean {family.mean():.5f} min {family.min():.5f}; "
+          f"fp32 vs int8: mean {quantised.mean():.5f} min {quantised.min():.5f}")
+    assert family.min() > 0.998
+    assert 1 - family.mean() < (1 - quantised.mean()) / 3
