@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, ValidationError
 
+from tasks.errors import TaskError
+
 M = TypeVar("M", bound="Message")
 GutenbergEdition = Literal["txt", "epub", "html"]
 
@@ -47,7 +49,7 @@ WireBytes = Annotated[
 ]
 
 
-class MessageError(ValueError):
+class MessageError(TaskError, ValueError):
     """A task received a message that is not of its type (an older or foreign sender)."""
 
 

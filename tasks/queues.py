@@ -18,4 +18,6 @@ ALL = (IO, EMBED, EMBED_REMOTE, LLM)
 
 def embed_queue(settings: Settings) -> str:
     """The queue for `settings`' embedding backend (EMBED_BACKEND)."""
-    return EMBED_REMOTE if settings.remote_embedding else EMBED
+    from tasks.embedding.backend import EmbeddingBackend
+
+    return EmbeddingBackend.from_settings(settings).queue

@@ -60,13 +60,11 @@ def chunk_store(collection: str) -> ChunkStore:
 
 @cache
 def embedder() -> Embedder:
-    from tasks.embedding import Embedder
+    from tasks.embedding.backend import EmbeddingBackend
 
     s = settings()
-    return Embedder(
-        s.model, backend=s.embed_backend, batch_size=s.encode_batch_size,
-        variant=s.embed_variant or None,
-    )
+    encoder: Embedder = EmbeddingBackend.from_settings(s).local_encoder(s.encode_batch_size)
+    return encoder
 
 
 @cache

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from tasks.errors import TaskError
 
-class SettingsError(ValueError):
+
+class SettingsError(TaskError, ValueError):
     """An environment variable or option holds a value ragmill cannot use."""
 
 

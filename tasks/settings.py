@@ -161,7 +161,7 @@ class RemoteEmbedSettings:
     max_inputs: int = env("EMBED_MAX_INPUTS", 2048)
     max_request_tokens: int = env("EMBED_MAX_REQUEST_TOKENS", 300_000)
     window_seconds: float = env("EMBED_WINDOW_SECONDS", 60.0)
-    # Also the longest a question waits for the shared limit (tasks/embedding/choice.py).
+    # Also the longest a question waits for the shared limit (tasks/embedding/backend.py).
     timeout: float = env("EMBED_TIMEOUT", 60.0)
     connect_timeout: float = env("EMBED_CONNECT_TIMEOUT", 5.0)
     max_retries: int = env("EMBED_MAX_RETRIES", 4, minimum=0)

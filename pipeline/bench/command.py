@@ -20,7 +20,9 @@ from tasks.settings import EMBED_BACKENDS, REMOTE_BACKEND, Settings, SettingsErr
 # (tests/bench/remote_embed.py).
 LOCAL_BACKENDS = tuple(b for b in EMBED_BACKENDS if b != REMOTE_BACKEND)
 console = Console(stderr=True, highlight=False, soft_wrap=True)
-DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "gutenberg"
+# Where a checkout of ragmill finds the Gutenberg corpus beside it; an installed ragmill is
+# given --corpus (or RAGMILL_BENCH_CORPUS) instead.
+DEFAULT_CORPUS = Path("..") / "shared" / "corpus" / "gutenberg"
 FOLDER = click.Path(path_type=Path)
 
 
@@ -94,7 +96,8 @@ def _backends(raw: str) -> list[str]:
     help="A few minutes: sizes 500,1000, 500-chunk samples, no batch sweep.",
 )
 @click.option("--corpus", "corpus_dir", type=FOLDER, default=DEFAULT_CORPUS,
-              help="Folder of pg<id>.txt books with a catalog.csv.")
+              envvar="RAGMILL_BENCH_CORPUS", show_default=True,
+              help="Folder of pg<id>.txt books with a catalog.csv (or RAGMILL_BENCH_CORPUS).")
 @click.option("--out", "out_dir", type=FOLDER, default=Path("bench-results"),
               help="Where bench.json and bench.md are written.")
 @click.option(

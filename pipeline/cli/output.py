@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from pipeline.errors import RagmillError
 from pipeline.search.query import Result
-from tasks.embedding.errors import RemoteEmbedError
+from tasks.errors import TaskError
 from tasks.settings import Settings, SettingsError
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -36,14 +36,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 @contextmanager
 def one_line_errors() -> Iterator[None]:
-    """Turn ragmill's own errors into one line on stderr and their exit code."""
+    """Turn ragmill's own errors into one line on stderr and their exit code: the two roots,
+    pipeline/errors.py's and tasks/errors.py's, mapped here for every command."""
     try:
         yield
     except SettingsError as exc:
         fail(str(exc), 2)
     except RagmillError as exc:
         fail(str(exc), exc.exit_code)
-    except RemoteEmbedError as exc:  # the embeddings endpoint refused or its limit was busy
+    except TaskError as exc:  # an endpoint refused, its shared limit was busy, ...
         fail(str(exc), 1)
 
 

@@ -131,7 +131,7 @@ def ask(question: str, k: int, as_json: bool, data_dir: Path | None,
 
     Needs LLM_BASE_URL and LLM_MODEL; without them it prints the closest passages.
     """
-    from tasks.llm.errors import LLMError
+    from tasks.endpoint.errors import EndpointError
 
     settings = load_settings(data_dir, collection=collection)
     results = retrieve(settings, question, k, filters, mode)
@@ -148,7 +148,7 @@ def ask(question: str, k: int, as_json: bool, data_dir: Path | None,
         return
     try:
         result = answer_question(question, results, make_chat(settings.llm, settings))
-    except LLMError as exc:
+    except EndpointError as exc:  # the chat endpoint, or its shared limit
         fail(f"the LLM could not answer: {exc}")
     if as_json:
         out.print_json(json.dumps(result.as_dict()))

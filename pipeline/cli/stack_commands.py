@@ -20,6 +20,7 @@ from pipeline.stack.broker import connect
 from pipeline.stack.cluster import find_cluster
 from pipeline.stack.local import LocalStack, StackPlan
 from pipeline.stack.service import DEFAULT_PORT
+from tasks.embedding.backend import EmbeddingBackend
 
 
 @click.command()
@@ -50,7 +51,7 @@ def up(flower_port: int, flower_address: str | None, workers: int | None, serve_
         embed_concurrency=workers or settings.embed_processes,
         # An LLM worker when one is configured, so `ingest --contextualize` can use this stack.
         llm_threads=settings.llm.threads if settings.llm.configured else 0,
-        remote_embed_threads=settings.remote_embed.threads if settings.remote_embedding else 0,
+        remote_embed_threads=EmbeddingBackend.from_settings(settings).remote_threads,
         serve_port=None if no_serve else serve_port,
     )
     stack = LocalStack(settings.data_dir, plan, mode="up")

@@ -15,7 +15,7 @@ import numpy as np
 from pipeline.eval.matching import Retrieved
 from pipeline.eval.metrics import RECALL_KS, EvalResult, evaluate
 from pipeline.eval.questions import Question
-from tasks.embedding.choice import TextEncoder
+from tasks.embedding.backend import TextEncoder
 from tasks.store import ChunkStore
 
 __all__ = ["StoreSearch", "evaluate_store"]

@@ -14,6 +14,7 @@ from pipeline.stack.cluster import Cluster, find_cluster, workers_for
 from pipeline.stack.collection import claim_collection
 from pipeline.stack.local import StackPlan
 from tasks import queues
+from tasks.embedding.backend import EmbeddingBackend
 from tasks.ledger import Snapshot
 from tasks.queues import embed_queue
 from tasks.settings import Settings
@@ -66,7 +67,7 @@ def stack_plan(request: IngestRequest, settings: Settings) -> StackPlan:
     return StackPlan(
         embed_concurrency=request.workers or settings.embed_processes,
         llm_threads=settings.llm.threads if request.contextualize else 0,
-        remote_embed_threads=settings.remote_embed.threads if settings.remote_embedding else 0,
+        remote_embed_threads=EmbeddingBackend.from_settings(settings).remote_threads,
     )
 
 

@@ -22,7 +22,8 @@ from chromadb.errors import InvalidArgumentError
 
 from pipeline.errors import UsageError
 from pipeline.search.keyword import DEFAULT_MODE, check_mode, search_in_mode
-from pipeline.search.query import Encoder, Result
+from pipeline.search.query import Result
+from tasks.embedding.backend import TextEncoder
 from tasks.settings import Settings
 from tasks.store import ChunkStore
 
@@ -165,7 +166,7 @@ def check_books(store: ChunkStore, books: Iterable[str], known: set[str] | None 
 
 def filtered_search(
     store: ChunkStore, settings: Settings, text: str, k: int, filters: Filters, *,
-    embedder: Encoder | None = None, known_books: set[str] | None = None,
+    embedder: TextEncoder | None = None, known_books: set[str] | None = None,
     mode: str = DEFAULT_MODE,
 ) -> list[Result]:
     """`search` after every check: the question, k, the mode (meaning, keyword or hybrid,

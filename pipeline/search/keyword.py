@@ -38,8 +38,8 @@ import bm25s
 import numpy as np
 
 from pipeline.errors import UsageError
-from pipeline.search.query import Encoder, Result, search
-from tasks.embedding.choice import query_embedder
+from pipeline.search.query import Result, question_encoder, search
+from tasks.embedding.backend import TextEncoder
 from tasks.settings import Settings
 from tasks.store import ChunkStore, Hit
 
@@ -229,7 +229,7 @@ def hybrid_hits(
 
 def search_in_mode(
     store: ChunkStore, settings: Settings, text: str, k: int, mode: str = DEFAULT_MODE, *,
-    where: dict[str, Any] | None = None, embedder: Encoder | None = None,
+    where: dict[str, Any] | None = None, embedder: TextEncoder | None = None,
 ) -> list[Result]:
     """`search` by meaning, by keyword or both (`mode`): the `k` best chunks, best first.
 
@@ -243,7 +243,7 @@ def search_in_mode(
     if mode == "keyword":
         hits = keyword_hits(store, text, k, where, settings.cache_dir)
     else:
-        vector = (embedder or query_embedder(settings)).encode([text])[0]
+        vector = (embedder or question_encoder(settings)).encode([text])[0]
         hits = hybrid_hits(store, vector, text, k, where, settings.cache_dir)
     return [Result.from_hit(i + 1, hit) for i, hit in enumerate(hits)]
 

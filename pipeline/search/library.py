@@ -35,7 +35,7 @@ from pipeline.search.query_batching import MicroBatcher, batching_encoder
 from pipeline.stack.cluster import find_cluster
 from pipeline.stack.collection import record_errors
 from tasks.collection_record import check_reader
-from tasks.embedding.choice import TextEncoder, query_embedder
+from tasks.embedding.backend import EmbeddingBackend, TextEncoder
 from tasks.settings import Settings
 from tasks.store import ChunkStore, Hit, Metadata, chroma_client
 
@@ -228,7 +228,7 @@ class Library:
                 # A collection not yet made has no record to check: the service starts first.
                 with suppress(UnknownCollection), record_errors():
                     check_reader(self.store, self.settings)
-                self._embedder = query_embedder(self.settings)
+                self._embedder = EmbeddingBackend.from_settings(self.settings).question_encoder()
             return self._embedder
 
     def search(

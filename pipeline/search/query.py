@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
-
-from tasks.embedding.choice import query_embedder
+from tasks.embedding.backend import EmbeddingBackend, TextEncoder
 from tasks.settings import Settings
 from tasks.store import ChunkStore, Hit
-
-
-class Encoder(Protocol):
-    """What search needs of a model: texts in, unit vectors out (an Embedder)."""
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -77,7 +68,7 @@ def _page(value: object) -> int | None:
 
 def search(
     store: ChunkStore, settings: Settings, text: str, k: int, *,
-    where: dict[str, Any] | None = None, embedder: Encoder | None = None,
+    where: dict[str, Any] | None = None, embedder: TextEncoder | None = None,
 ) -> list[Result]:
     """The `k` stored chunks closest in meaning to `text` among those `where` matches, best first.
 
@@ -85,6 +76,11 @@ def search(
     """
     if store.count() == 0:
         return []
-    vector = (embedder or query_embedder(settings)).encode([text])[0]
+    vector = (embedder or question_encoder(settings)).encode([text])[0]
     hits = store.search(vector, k, where=where)
     return [Result.from_hit(i + 1, hit) for i, hit in enumerate(hits)]
+
+
+def question_encoder(settings: Settings) -> TextEncoder:
+    """The encoder for questions when the caller brings none: the backend `settings` name."""
+    return EmbeddingBackend.from_settings(settings).question_encoder()

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from tasks.embedding.choice import TextEncoder
+from tasks.embedding.backend import TextEncoder
 
 Item = TypeVar("Item")
 Out = TypeVar("Out")
@@ -123,10 +123,16 @@ class BatchingEncoder:
 
     def __init__(self, encoder: TextEncoder, max_texts: int = MAX_BATCH_TEXTS) -> None:
         self.encoder = encoder
+        self.model_name = encoder.model_name
+        self.backend = encoder.backend
         self.batcher: MicroBatcher[str, np.ndarray] = MicroBatcher(self._encode, max_texts)
 
     def _encode(self, key: object, texts: list[str]) -> list[np.ndarray]:
         return list(self.encoder.encode(texts))
+
+    @property
+    def dimension(self) -> int:
+        return self.encoder.dimension
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of `texts`, in order, exactly as the wrapped encoder makes them."""

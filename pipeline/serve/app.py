@@ -38,7 +38,9 @@ from pipeline.serve.access import authorized
 from pipeline.serve.client import reader_of
 from pipeline.stack.collection import record_errors
 from tasks.collection_record import check_reader
-from tasks.embedding.errors import EmbedLimitBusy, RemoteEmbedError
+from tasks.embedding.errors import EmbedLimitBusy
+from tasks.endpoint.errors import AdmissionTimeout, EndpointError
+from tasks.errors import TaskError
 from tasks.llm.errors import LLMError
 
 PAGE = Path(__file__).parent / "static" / "index.html"
@@ -148,19 +150,9 @@ def create_app(library: Library, *, token: str | None = None) -> FastAPI:
         return error(exc.status_code, str(exc.detail))
 
     @app.exception_handler(RagmillError)
-    async def ragmill_error(request: Request, exc: RagmillError) -> JSONResponse:
-        if isinstance(exc, UnknownCollection):
-            return error(404, str(exc))
-        return error(400 if isinstance(exc, UsageError) else 503, str(exc))
-
-    @app.exception_handler(LLMError)
-    async def llm_error(request: Request, exc: LLMError) -> JSONResponse:
-        return error(502, f"the LLM could not answer: {exc}")
-
-    @app.exception_handler(RemoteEmbedError)
-    async def endpoint_error(request: Request, exc: RemoteEmbedError) -> JSONResponse:
-        # A spent shared limit passes; anything else the embeddings endpoint said is its own.
-        return error(503 if isinstance(exc, EmbedLimitBusy) else 502, str(exc))
+    @app.exception_handler(TaskError)
+    async def own_error(request: Request, exc: Exception) -> JSONResponse:
+        return error(*status_of(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -212,3 +204,17 @@ def create_app(library: Library, *, token: str | None = None) -> FastAPI:
         return FileResponse(PAGE, media_type="text/html")
 
     return app
+
+
+def status_of(exc: Exception) -> tuple[int, str]:
+    """The HTTP status and message of one of ragmill's own errors: every one is mapped here."""
+    if isinstance(exc, UnknownCollection):
+        return 404, str(exc)
+    if isinstance(exc, RagmillError):
+        return (400 if isinstance(exc, UsageError) else 503), str(exc)
+    if isinstance(exc, LLMError) or (isinstance(exc, EndpointError) and not
+                                     isinstance(exc, (EmbedLimitBusy, AdmissionTimeout))):
+        prefix = "the LLM could not answer: " if isinstance(exc, LLMError) else ""
+        return 502, f"{prefix}{exc}"
+    # A spent shared limit passes; a wrong setting or collection is the operator's to fix.
+    return 503, str(exc)

@@ -8,9 +8,8 @@ from contextlib import contextmanager
 from pipeline.errors import RagmillError, UsageError
 from pipeline.stack.cluster import Cluster, find_cluster
 from pipeline.stack.local import LocalStack, StackPlan
-from tasks.collection_record import RecordMismatch, check_reader, claim, recorded_form
-from tasks.embedding import Embedder
-from tasks.embedding.choice import TextEncoder, query_embedder
+from tasks.collection_record import RecordMismatch, check_reader, claim
+from tasks.embedding.backend import EmbeddingBackend, TextEncoder
 from tasks.settings import Settings
 from tasks.store import ChunkStore
 
@@ -43,16 +42,11 @@ def record_errors() -> Iterator[None]:
 def reader_embedder(store: ChunkStore, settings: Settings) -> TextEncoder:
     """The embedder that puts a question into the vector space of `store`: the backend its
     record names, so collections made by different backends can be scored side by side."""
-    if settings.remote_embedding:
-        with record_errors():
-            check_reader(store, settings)
-        return query_embedder(settings)
     with record_errors():
-        backend, variant = recorded_form(store, settings)
-    return Embedder(
-        settings.model, backend=backend, batch_size=settings.encode_batch_size,
-        variant=variant or None,
-    )
+        backend = EmbeddingBackend.from_record(store, settings)
+    if backend.remote:
+        return backend.question_encoder()
+    return backend.local_encoder(batch_size=settings.encode_batch_size)
 
 
 def claim_collection(settings: Settings, chroma_url: str | None) -> None:

@@ -14,10 +14,10 @@ Every message names the endpoint's URL and never the API key.
 
 from __future__ import annotations
 
-from tasks.endpoint.errors import EndpointRateLimited, TransientEndpointError
+from tasks.endpoint.errors import EndpointError, EndpointRateLimited, TransientEndpointError
 
 
-class RemoteEmbedError(RuntimeError):
+class RemoteEmbedError(EndpointError):
     """Anything that went wrong talking to the embeddings endpoint."""
 
 

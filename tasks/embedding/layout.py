@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasks.errors import TaskError
+
 # Pooling modes the lean path computes, keyed by the names both config layouts use.
 POOLING_MODES = {
     "mean": "mean",
@@ -31,7 +33,7 @@ POOLING_MODES = {
 _PLACEHOLDER_WINDOW = 100_000
 
 
-class LayoutError(ValueError):
+class LayoutError(TaskError, ValueError):
     """The model folder holds something the ONNX backends cannot reproduce."""
 
 

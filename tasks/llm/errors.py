@@ -6,15 +6,16 @@
     ├── TransientLLMError     5xx, timeout, connection error: retry with backoff
     ├── MalformedReply        the reply is not the JSON a chat completion returns: final
     ├── LLMRequestRejected    4xx other than 429 (bad key, unknown model): final
-    └── RequestTooLarge       one request needs more tokens than LLM_TPM allows: final
+
+The shared limit's own refusals (AdmissionTimeout, RequestTooLarge) are tasks/endpoint/errors.py's.
 """
 
 from __future__ import annotations
 
-from tasks.endpoint.errors import EndpointRateLimited, TransientEndpointError
+from tasks.endpoint.errors import EndpointError, EndpointRateLimited, TransientEndpointError
 
 
-class LLMError(RuntimeError):
+class LLMError(EndpointError):
     """Anything that went wrong talking to the LLM."""
 
 
@@ -36,7 +37,3 @@ class MalformedReply(LLMError):
 
 class LLMRequestRejected(LLMError):
     """The endpoint refused the request itself (4xx other than 429); retrying will not help."""
-
-
-class RequestTooLarge(LLMError):
-    """A single request needs more tokens than the whole window allows."""

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 @app.task(name="ragmill.llm.complete", bind=True, acks_late=True)
 def complete(self: Task, prompt: str, max_tokens: int | None = None) -> dict[str, Any]:
-    """One prompt, one answer, through the shared limit (used by `ragmill bench-llm`)."""
+    """One prompt, one answer, through the shared limit: the unit of the limit's benchmark
+    (tests/bench/llm_limit.py)."""
     reply = engine.caller().chat([{"role": "user", "content": prompt}], max_tokens=max_tokens)
     return {"chars": len(reply.text), "tokens": reply.total_tokens}
 

@@ -23,8 +23,8 @@ from typing import Any, cast
 
 import redis
 
+from tasks.endpoint.errors import AdmissionTimeout, RequestTooLarge
 from tasks.endpoint.ratelimit.window import Entry, Limits, Ticket
-from tasks.llm.errors import LLMError, RequestTooLarge
 
 PREFIX = "ragmill:llm:limit"
 
@@ -102,12 +102,7 @@ return string.format('%.6f', until_)
 """
 
 
-class AdmissionTimeout(LLMError):
-    """The limit did not admit a request before the caller's deadline."""
-
-    def __init__(self, message: str, wait: float) -> None:
-        super().__init__(message)
-        self.wait = wait
+__all__ = ["AdmissionTimeout", "RedisLimiter", "RequestTooLarge"]
 
 
 class RedisLimiter:

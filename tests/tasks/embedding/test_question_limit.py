@@ -1,9 +1,9 @@
 """Questions (query, ask, the search service) embed through the endpoint under the workers' limit.
 
-query_embedder reaches the cluster's Redis through REDIS_URL, so a question counts against the
-same requests and tokens as every worker, waits while the limit is spent, is refused in one line
-past EMBED_TIMEOUT, and a 429 it meets pauses the workers too. Real redis-server, the local
-embeddings server with its own window.
+A question encoder (EmbeddingBackend.question_encoder) reaches the cluster's Redis through
+REDIS_URL, so a question counts against the same requests and tokens as every worker, waits while
+the limit is spent, is refused in one line past EMBED_TIMEOUT, and a 429 it meets pauses the
+workers too. Real redis-server, the local embeddings server with its own window.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 import pytest
 import redis
 
-from tasks.embedding.choice import query_embedder
+from tasks.embedding.backend import EmbeddingBackend, TextEncoder
 from tasks.embedding.errors import EmbedLimitBusy
 from tasks.embedding.remote import RemoteEmbedder, make_limiter
 from tasks.settings import RemoteEmbedSettings, Settings
@@ -51,7 +51,7 @@ def test_a_question_waits_for_the_shared_window_and_never_goes_over_it(
 ) -> None:
     with serve_embeddings(rpm=RPM, window=WINDOW) as server:
         first = spend_the_window(server, redis_client)
-        embedder = query_embedder(question_settings(server, own_redis_url, timeout=10.0))
+        embedder = question_encoder(question_settings(server, own_redis_url, timeout=10.0))
         vector = embedder.encode(["who keeps the lighthouse?"])
         assert vector.shape == (1, 384)
         assert server.violations == [], "the question went over the endpoint's window"
@@ -66,7 +66,7 @@ def test_a_question_that_would_wait_past_embed_timeout_fails_in_one_line_unsent(
     with serve_embeddings(rpm=RPM, window=WINDOW) as server:
         spend_the_window(server, redis_client)
         seen = server.requests_seen()
-        embedder = query_embedder(question_settings(server, own_redis_url, timeout=0.5))
+        embedder = question_encoder(question_settings(server, own_redis_url, timeout=0.5))
         started = time.monotonic()
         with pytest.raises(EmbedLimitBusy) as caught:
             embedder.encode(["who keeps the lighthouse?"])
@@ -82,7 +82,7 @@ def test_a_429_met_by_a_question_pauses_the_workers_too(
 ) -> None:
     with serve_embeddings() as server:
         server.fail_next(1, "429", retry_after=1.5)
-        query_embedder(question_settings(server, own_redis_url, timeout=10.0)).encode(["a"])
+        question_encoder(question_settings(server, own_redis_url, timeout=10.0)).encode(["a"])
         notice = server.notices[0]
         settings = remote_settings(server, 5.0)
         worker = RemoteEmbedder(settings, MODEL, make_limiter(settings, MODEL, redis_client))
@@ -90,3 +90,7 @@ def test_a_429_met_by_a_question_pauses_the_workers_too(
         # The worker shares the question's limit, so it waited out the question's 429 as well.
         assert server.log[-1].at >= notice.until - 0.05
         assert server.early_requests(grace=0.0) == []
+
+
+def question_encoder(settings: Settings) -> TextEncoder:
+    return EmbeddingBackend.from_settings(settings).question_encoder()

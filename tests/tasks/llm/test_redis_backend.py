@@ -10,9 +10,9 @@ import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tasks.endpoint.errors import RequestTooLarge
 from tasks.endpoint.ratelimit.redis_backend import AdmissionTimeout, RedisLimiter
 from tasks.endpoint.ratelimit.window import Limits, MemoryWindow, Ticket
-from tasks.llm.errors import RequestTooLarge
 
 
 def limiter(client: redis.Redis, limits: Limits, hold: float = 2.0) -> RedisLimiter:
