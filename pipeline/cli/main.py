@@ -12,6 +12,7 @@ from pipeline.bench.command import bench
 from pipeline.cli.eval_commands import eval_command
 from pipeline.cli.ingest_commands import ingest_command
 from pipeline.cli.library_commands import books, collections, delete
+from pipeline.cli.mcp_commands import mcp_command
 from pipeline.cli.read_commands import ask, query
 from pipeline.cli.serve_commands import serve
 from pipeline.cli.stack_commands import status, up
@@ -33,7 +34,7 @@ def cli() -> None:
 
 
 for command in (ingest_command, query, ask, eval_command, up, status, bench, books, delete,
-                collections, serve):
+                collections, serve, mcp_command):
     cli.add_command(command)
 
 
