@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,13 @@ from pipeline.cli.output import (
     print_passages,
 )
 from pipeline.search.answers import answer_question, make_chat
-from pipeline.search.filters import FIELDS, Filters, filtered_search
+from pipeline.search.filters import FIELDS, Filters
 from pipeline.search.keyword import DEFAULT_MODE, MODES, check_mode
+from pipeline.search.library import Library, UnknownCollection
 from pipeline.search.query import Result
 from pipeline.serve.client import running_service
 from pipeline.stack.cluster import find_cluster
-from pipeline.stack.collection import open_store
+from pipeline.stack.collection import chroma_for
 from tasks.settings import Settings
 
 NOTHING_STORED = "No chunks stored yet; run `ragmill ingest` first."
@@ -68,7 +70,8 @@ def question_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def retrieve(settings: Settings, text: str, k: int, filters: dict[str, Any],
              mode: str = DEFAULT_MODE) -> list[Result]:
     """The search of `query` and `ask`: through `ragmill up`'s search service when it serves
-    this collection with this model (no model loads here), else on this process's own."""
+    this collection with this model (no model loads here), else through a `Library` of this
+    process's own: the same path the Python API and the service take."""
     with one_line_errors():
         check_mode(mode)
         chosen = Filters.from_values(**filters)
@@ -79,8 +82,9 @@ def retrieve(settings: Settings, text: str, k: int, filters: dict[str, Any],
             return found
         # Searching here: a question embedded through an endpoint joins the stack's limit.
         settings = settings.with_changes(redis_url=cluster.redis_url)
-        with open_store(settings, cluster=cluster) as store:
-            return filtered_search(store, settings, text, k, chosen, mode=mode)
+        with chroma_for(settings, cluster) as reachable, suppress(UnknownCollection):
+            return Library(settings=reachable).search(text, k, mode=mode, **filters)
+        return []  # a collection not made yet holds nothing: the command says so in its words
 
 
 @click.command()

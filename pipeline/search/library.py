@@ -242,8 +242,9 @@ class Library:
         "keyword" (BM25 over the words; loads no model) or "hybrid" (both, fused).
         """
         chosen = Filters.from_values(where=where, **filters)
+        store = self.store  # a collection that does not exist is refused before a model loads
         encoder = None if mode == "keyword" else batching_encoder(self.embedder)
-        return filtered_search(self.store, self.settings, question, k, chosen,
+        return filtered_search(store, self.settings, question, k, chosen,
                                embedder=encoder, known_books=self._known_books, mode=mode)
 
     def ask(
