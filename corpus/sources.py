@@ -15,7 +15,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from corpus.errors import SourceError
-from corpus.formats.detect import FORMATS, Format, detect_format
+from corpus.formats.detect import FORMATS, Format, detect_format, is_page_image
 
 __all__ = ["Resolution", "Source", "read_local_file", "resolve", "resolve_sources", "sniff_file"]
 
@@ -25,6 +25,8 @@ SourceKind = Literal["gutenberg", "file", "url"]
 _GUTENBERG_ID = re.compile(r"[0-9]+")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _SNIFF_BYTES = 4096
+# Enough of an image to reach its size in the header, past a JPEG's EXIF block.
+_IMAGE_HEADER_BYTES = 2**20
 # When one folder holds a book in several formats they reach the pipeline in this order, and
 # the pipeline keeps the first that registers a book id: the text edition wins.
 _EDITION_ORDER = {
@@ -108,6 +110,19 @@ def _promises_document(path: Path) -> bool:
     return path.suffix.lower() in (".epub", ".docx", ".pdf")
 
 
+def _page_image(path: Path) -> bool:
+    """A PNG, JPEG or TIFF whose header reads: a scanned page, read with OCR when named on its
+    own. In a folder an image is skipped: it is far more often an edition's illustration."""
+    from corpus.formats.images import readable_image
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_IMAGE_HEADER_BYTES)
+    except OSError:
+        return False
+    return is_page_image(head) and readable_image(head)
+
+
 def _resolve_one(arg: str, skipped: list[str]) -> list[Source]:
     """Resolve a single argument to one or more sources, or raise SourceError."""
     text = arg.strip()
@@ -118,7 +133,7 @@ def _resolve_one(arg: str, skipped: list[str]) -> list[Source]:
         return [_url_source(text, scheme.group(1).lower(), arg)]
     path = Path(text).expanduser()
     if path.is_file():
-        if sniff_file(path) is None and not _promises_document(path):
+        if sniff_file(path) is None and not _promises_document(path) and not _page_image(path):
             raise SourceError(
                 f"{arg}: a binary file, not a document format ragmill reads; {_SUPPORTED}"
             )

@@ -31,7 +31,7 @@ def _configuration() -> dict[str, object]:
         raise SystemExit(2) from None
 
 
-app = Celery("ragmill", include=["tasks.fetch", "tasks.embed", "tasks.llm.tasks"])
+app = Celery("ragmill", include=["tasks.fetch", "tasks.embed", "tasks.ocr", "tasks.llm.tasks"])
 app.add_defaults(_configuration)
 
 

@@ -47,6 +47,8 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "task_routes": {
             "ragmill.fetch_book": {"queue": queues.IO},
             "ragmill.embed_batch": {"queue": queues.EMBED},
+            # A scanned page is CPU work like a batch: the embed processes read it (tasks/ocr.py).
+            "ragmill.ocr_page": {"queue": queues.EMBED},
             "ragmill.llm.*": {"queue": queues.LLM},
         },
         # Events on, so Flower shows every worker and task.

@@ -20,15 +20,19 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from corpus.book import Book, prepare_book
 from corpus.errors import DecodeError
+from corpus.formats.ocr_pages import OcrPlan, PagesNeedOcr, ocr_plan
 
 __all__ = ["PrepareJob", "extraction_processes", "prepare_in_process", "shutdown"]
 
+T = TypeVar("T")
 _BOOKS_PER_PROCESS = 200
 _PARENT_CHECK_SECONDS = 1.0
 _lock = threading.Lock()
@@ -46,6 +50,8 @@ class PrepareJob:
     chunk_tokens: int
     chunk_overlap: int
     max_bytes: int
+    # Scanned pages already read (page number -> text); None until the fetch has read them.
+    ocr_texts: dict[int, str] | None = None
 
 
 def extraction_processes() -> int:
@@ -59,7 +65,18 @@ def prepare_in_process(job: PrepareJob) -> Book:
     Raises the corpus error the extraction raised. A process that dies under a book (out of
     memory, a crash inside a parser) breaks the pool: it is replaced and the book tried once
     more, since the book that killed it may have been another; a second death fails the book.
+    A book with scanned pages comes back as PagesNeedOcr: its pages are read by `ocr_page`
+    tasks on every embed process (tasks/ocr.py) and the book is prepared again with the texts.
     """
+    try:
+        return _prepare_once(job)
+    except PagesNeedOcr as need:
+        from tasks.ocr import read_pages
+
+        return _prepare_once(replace(job, ocr_texts={**(job.ocr_texts or {}), **read_pages(need)}))
+
+
+def _prepare_once(job: PrepareJob) -> Book:
     for attempt in (1, 2):
         pool = _current_pool()
         try:
@@ -72,6 +89,11 @@ def prepare_in_process(job: PrepareJob) -> Book:
                     "crashes the parser); check the file or raise the worker's memory"
                 ) from None
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+def submit(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Run `fn(*args)` in one of the pool's processes (scanned pages when no embed worker runs)."""
+    return _current_pool().submit(fn, *args)
 
 
 def shutdown() -> None:
@@ -132,12 +154,14 @@ def _prepare(job: PrepareJob) -> Book:
     """Runs in a pool process: the tokenizer and chunk settings are loaded once per process."""
     from tasks import resources
 
-    return prepare_book(
-        job.data,
-        name=job.name,
-        tokenizer=resources.tokenizer(),
-        config=resources.chunk_config(job.chunk_tokens, job.chunk_overlap),
-        gutenberg_id=job.gutenberg_id,
-        fallback_id=job.fallback_id,
-        max_bytes=job.max_bytes,
-    )
+    # Scanned pages are not read here, one after another, but by the fetch's page tasks.
+    with ocr_plan(OcrPlan(texts=job.ocr_texts or {}, inline=False)):
+        return prepare_book(
+            job.data,
+            name=job.name,
+            tokenizer=resources.tokenizer(),
+            config=resources.chunk_config(job.chunk_tokens, job.chunk_overlap),
+            gutenberg_id=job.gutenberg_id,
+            fallback_id=job.fallback_id,
+            max_bytes=job.max_bytes,
+        )

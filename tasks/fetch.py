@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from corpus.book import Book
 from corpus.chunking import Chunk
 from corpus.errors import CorpusError
-from tasks import resources
+from tasks import ocr, resources
 from tasks.base import RunTask
 from tasks.books import load_book
 from tasks.celery import app
@@ -37,7 +37,11 @@ def fetch_book(self: FetchTask, message: FetchBook) -> dict[str, Any]:
     ledger = self.ledger(message)
     label = message.source.label
     try:
-        book = load_book(message.source, message.options, message.data)
+        with ocr.for_run(ledger, message):
+            book = load_book(message.source, message.options, message.data)
+    except ocr.PagesQueued as queued:
+        # Its scanned pages are being read on the embed processes; the last sends this again.
+        return {"book": label, "ocr_pages": queued.pages}
     except CorpusError as exc:
         ledger.fail(label, str(exc))
         return {"book": label, "failed": str(exc)}

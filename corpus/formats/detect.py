@@ -10,15 +10,19 @@ from typing import Literal
 
 from corpus.decode import looks_binary
 
-__all__ = ["FORMATS", "Format", "detect_format"]
+__all__ = ["FORMATS", "Format", "detect_format", "is_page_image"]
 
-Format = Literal["txt", "md", "html", "epub", "docx", "pdf"]
+Format = Literal["txt", "md", "html", "epub", "docx", "pdf", "image"]
+# The document formats `detect_format` tells; a page image ("image") is told by `is_page_image`
+# and read with OCR when it is named on its own (in a folder it is an illustration, skipped).
 FORMATS: tuple[Format, ...] = ("txt", "md", "html", "epub", "docx", "pdf")
 
 _SNIFF_BYTES = 4096
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 # A PDF header may follow a little junk; readers accept it within the first kilobyte.
 _PDF_MAGIC = b"%PDF-"
+# PNG, JPEG and TIFF (either byte order): page images, read with OCR.
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
 _HTML = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>]|<head[\s>]"
     rb"|<body[\s>])",
@@ -53,6 +57,11 @@ def detect_format(data: bytes, name: str = "") -> Format | None:
     if not suffix and _MARKDOWN_SIGNS.search(text_head):
         return "md"
     return "txt"
+
+
+def is_page_image(head: bytes) -> bool:
+    """Whether ``head`` starts like a PNG, JPEG or TIFF file (a scanned page, or a picture)."""
+    return head.startswith(_IMAGE_MAGIC)
 
 
 def _zip_format(data: bytes) -> Format | None:

@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 
 from corpus.boilerplate import strip_sections
 from corpus.errors import CorruptDocument, DecodeError, UnsupportedFormat
-from corpus.formats.detect import Format, detect_format
+from corpus.formats.detect import Format, detect_format, is_page_image
 from corpus.formats.document import Document
 
 __all__ = ["DEFAULT_MAX_BYTES", "extract_document"]
@@ -26,6 +26,8 @@ def extract_document(data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYT
     Raises a DecodeError subclass with one line naming ``name`` for anything unreadable.
     """
     found = detect_format(data, name)
+    if found is None and is_page_image(data) and _readable_image(data):
+        found = "image"
     suffix = PurePosixPath(name.replace("\\", "/").split("?", 1)[0]).suffix.lower()
     promised = _CONTAINERS.get(suffix)
     if promised is not None and found != promised and data.strip():
@@ -43,6 +45,12 @@ def extract_document(data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYT
     if not any(section.parts for section in sections):
         raise DecodeError(f"{name}: no text left after removing Gutenberg boilerplate")
     return replace(document, sections=sections, had_markers=had_markers)
+
+
+def _readable_image(data: bytes) -> bool:
+    from corpus.formats.images import readable_image
+
+    return readable_image(data)
 
 
 def _extract(found: Format, data: bytes, name: str, max_bytes: int) -> Document:
@@ -67,6 +75,10 @@ def _extract(found: Format, data: bytes, name: str, max_bytes: int) -> Document:
         from corpus.formats.docx import extract_docx
 
         return extract_docx(data, name, max_bytes=max_bytes)
+    if found == "image":
+        from corpus.formats.ocr_images import extract_images
+
+        return extract_images(data, name)
     from corpus.formats.pdf import extract_pdf
 
     return extract_pdf(data, name)

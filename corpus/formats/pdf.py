@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 
 from corpus.errors import NoTextLayer
 from corpus.formats.document import Document, Part, Section, clean_text
+from corpus.formats.ocr_pages import ocr_lines, page_texts, require_some_text
 from corpus.formats.pdf_pages import Line, PdfFile, open_pdf
 from corpus.metadata import BookMeta, gutenberg_number
 
-__all__ = ["extract_pdf"]
+__all__ = ["document_sections", "extract_pdf"]
 
 # Lines this much larger than the body text are headings.
 _HEADING_RATIO = 1.15
@@ -32,6 +33,9 @@ _RECURRING_SHARE = 0.4
 _MIN_RECURRING_PAGES = 3
 _DIGITS = re.compile(r"\d+")
 _SOFT_BREAK_HYPHENS = ("\u2010", "\u00ad")
+# A page with fewer characters of text than this and an image is a scan (a stamped page number
+# or a library's watermark is not a text layer).
+_SCAN_MAX_CHARS = 20
 
 
 @dataclass
@@ -74,16 +78,33 @@ class _Builder:
 
 
 def extract_pdf(data: bytes, name: str) -> Document:
-    """The sections of a PDF, every part tagged with its 1-based page number."""
+    """The sections of a PDF, every part tagged with its 1-based page number.
+
+    A page with (almost) no text but an image on it is a scan: it is read with OCR, each page
+    decided on its own (corpus/formats/ocr_pages.py says where the reading happens).
+    """
     pdf = open_pdf(data, name)
     try:
         pages = list(pdf.pages())
         meta = _meta(pdf)
         outline = pdf.outline()
+        scans = [n for n, lines in enumerate(pages, 1) if _is_scan(lines, pdf, n)]
+        texts = page_texts(name, data, scans, lambda n: pdf.page_bytes(n - 1)) if scans else {}
     finally:
         pdf.close()
+    typed = sum(1 for number, lines in enumerate(pages, 1) if lines and number not in texts)
+    require_some_text(name, texts, text_pages=typed)
+    for number, text in texts.items():
+        pages[number - 1] = ocr_lines(text)
     if not any(pages):
         raise NoTextLayer(f"{name}: scanned: no text to extract; OCR it first")
+    return Document("pdf", meta, document_sections(pages, outline, set(scans)))
+
+
+def document_sections(
+    pages: list[list[Line]], outline: list[tuple[int, str, int]], scans: set[int]
+) -> list[Section]:
+    """Sections from each page's lines; ``scans`` are the pages whose lines came from OCR."""
     pages = _drop_running_lines(pages)
     body_size = _body_size(pages)
     chapter_starts = {page: title for level, title, page in outline if level == 0}
@@ -92,8 +113,15 @@ def extract_pdf(data: bytes, name: str) -> Document:
         if outline and number in chapter_starts:
             builder.heading(chapter_starts[number])
             lines = _without_heading(lines, chapter_starts[number])
-        _read_page(lines, number, body_size, builder, use_sizes=not outline)
-    return Document("pdf", meta, builder.finish())
+        # OCR lines have no font size: their own line step (0 size) splits their paragraphs.
+        size = 0.0 if number in scans else body_size
+        _read_page(lines, number, size, builder, use_sizes=not outline and number not in scans)
+    return builder.finish()
+
+
+def _is_scan(lines: list[Line], pdf: PdfFile, number: int) -> bool:
+    """Almost no text layer, and an image to read: a blank page is not sent to OCR."""
+    return sum(len(line.text) for line in lines) < _SCAN_MAX_CHARS and pdf.has_image(number - 1)
 
 
 def _read_page(
@@ -154,7 +182,8 @@ def _body_size(pages: list[list[Line]]) -> float:
     sizes: Counter[float] = Counter()
     for lines in pages:
         for line in lines:
-            sizes[round(line.size, 1)] += len(line.text)
+            if line.size:  # OCR lines have no size
+                sizes[round(line.size, 1)] += len(line.text)
     return sizes.most_common(1)[0][0] if sizes else 0.0
 
 

@@ -8,6 +8,7 @@ never every page's objects.
 from __future__ import annotations
 
 import ctypes
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -74,6 +75,26 @@ class PdfFile:
                     textpage.close()
             finally:
                 page.close()
+
+    def has_image(self, index: int) -> bool:
+        """Whether page ``index`` (0-based) draws an image: a scan has one, a blank page none."""
+        page = self.document[index]
+        try:
+            images = page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=2)
+            return next(iter(images), None) is not None
+        finally:
+            page.close()
+
+    def page_bytes(self, index: int) -> bytes:
+        """Page ``index`` (0-based) as a PDF of its own, to be read elsewhere (OCR)."""
+        single = pdfium.PdfDocument.new()
+        try:
+            single.import_pages(self.document, [index])
+            out = io.BytesIO()
+            single.save(out)
+            return out.getvalue()
+        finally:
+            single.close()
 
     def close(self) -> None:
         self.document.close()
