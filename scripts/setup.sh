@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian/Ubuntu machine for ragmill: redis-server from apt, a virtualenv in .venv
 # with the CPU build of PyTorch installed first (so pip never pulls the multi-GB CUDA build), then
-# ragmill itself. Extra apt packages and pip extras come from APT_EXTRA and PIP_EXTRAS.
+# ragmill itself. Tesseract and its language packs (English and the languages of the Gutenberg
+# corpus) read scanned pages. Extra apt packages and pip extras come from APT_EXTRA and PIP_EXTRAS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(${APT_EXTRA:-})
 command -v redis-server >/dev/null || apt_packages+=(redis-server)
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
+# The language packs (traineddata) that tesserocr's Tesseract reads; `tesseract-ocr` brings the CLI.
+apt_packages+=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra
+               tesseract-ocr-ita tesseract-ocr-spa tesseract-ocr-nld)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   missing=()
   for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
