@@ -9,6 +9,6 @@
     stack/    where the cluster is (`find_cluster`), the local stack, services, broker probes
     errors.py the error root every front end maps in one place
 
-Layers, top to bottom: cli -> serve, eval, bench -> search -> ingest -> stack -> errors; all may
+Layers, top to bottom: cli -> serve, bench -> eval, search -> ingest -> stack -> errors; all may
 import tasks/ and corpus/, never the other way.
 """

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,6 +19,7 @@ from pipeline.bench.corpus import BenchCorpus, CorpusSet, ServedBook
 from pipeline.bench.e2e import RunResult, bench_stack, run_pipeline
 from pipeline.bench.machine import deterministic_sample, load_average, machine_info
 from pipeline.bench.mirror import serve_books
+from pipeline.bench.probes import Probes
 from pipeline.bench.quality import QUERIES, compare
 from pipeline.bench.report import BenchReport, Row
 from pipeline.bench.retrieval import bench_retrieval
@@ -61,6 +60,7 @@ class Bench:
         self.say = say
         self.corpus = BenchCorpus(options.corpus_dir, settings)
         self.work = Path(tempfile.mkdtemp(prefix="ragmill-bench-"))
+        self.probes = Probes(self.work, settings.model)
         self.runs = 0
         self.served: dict[str, ServedBook] = {}
         # Bare-encode rates per backend and configuration ("1x2", "2x1"), one per measurement.
@@ -156,62 +156,19 @@ class Bench:
 
     def _probe(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         self.say(f"measuring {name} …")
-        return _finish(name, self._start_probe(name, spec))
-
-    def _start_probe(self, name: str, spec: dict[str, Any]) -> subprocess.Popen[str]:
-        spec_path = self.work / f"{name}.json"
-        spec_path.write_text(json.dumps({"model": self.settings.model, **spec}))
-        return subprocess.Popen(
-            [sys.executable, "-m", "pipeline.bench.probe", str(spec_path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"},
-        )
+        return self.probes.run(name, spec)
 
     def _parallel_probe(self, backend: str, sample: list[str], when: str) -> dict[str, Any]:
-        """Bare encode in one single-threaded process per core, all starting at once.
-
-        Each process takes every n-th chunk, so all get the same mix of lengths; the rate is
-        all chunks over the slowest process's time.
-        """
-        n = self.o.cores
-        self.say(f"measuring limit-{backend} in {n} processes …")
-        barrier = self.work / f"barrier-{backend}-{when}"
-        barrier.mkdir()
-        procs = []
-        for rank in range(n):
-            part = self.work / f"sample-{backend}-{when}-{rank}.json"
-            part.write_text(json.dumps(sample[rank::n]))
-            spec = {
-                "mode": "ragmill",
-                "backend": backend,
-                "variant": self._variant(backend),
-                "threads": 1,
-                "batch_size": self.settings.encode_batch_size,
-                "texts": str(part),
-                "barrier": str(barrier),
-            }
-            procs.append(self._start_probe(f"limit-{backend}-{when}-p{rank}", spec))
-        deadline = time.monotonic() + 600
-        while len(list(barrier.glob("ready-*"))) < n:
-            if any(p.poll() not in (None, 0) for p in procs) or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        (barrier / "go").touch()
-        results = [
-            _finish(f"limit-{backend}-{when}-p{rank}", p) for rank, p in enumerate(procs)
-        ]
-        seconds = max(r["seconds"] for r in results)
-        chunks = sum(r["chunks"] for r in results)
-        return {
-            "chunks": chunks,
-            "seconds": seconds,
-            "chunks_per_second": chunks / seconds,
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
-            "load_seconds": max(r["load_seconds"] for r in results),
-            "variant": results[0]["variant"],
+        """Bare encode of `sample` in one single-threaded process per core (probes.py)."""
+        self.say(f"measuring limit-{backend} in {self.o.cores} processes …")
+        spec = {
+            "mode": "ragmill",
+            "backend": backend,
+            "variant": self._variant(backend),
+            "threads": 1,
+            "batch_size": self.settings.encode_batch_size,
         }
+        return self.probes.parallel(f"{backend}-{when}", sample, self.o.cores, spec)
 
     def _limits(self, sample: list[str]) -> None:
         for backend in self.o.backends:
@@ -421,10 +378,3 @@ class Bench:
             ms = self.o.cores * 1000 / self.limits[self.o.backend]
             s[f"machine time a chunk at the limit ({self.o.backend})"] = f"{ms:.2f} ms"
 
-
-def _finish(name: str, proc: subprocess.Popen[str]) -> dict[str, Any]:
-    out, err = proc.communicate(timeout=3600)
-    if proc.returncode != 0:
-        raise RuntimeError(f"bench probe {name} failed:\n{err.strip()[-2000:]}")
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result

@@ -2,9 +2,8 @@
 
 OpenAI, text-embeddings-inference (TEI), vLLM, Ollama and LiteLLM all answer
 {"data": [{"index": i, "embedding": [...]}, ...], "usage": {"prompt_tokens": n, ...}}.
-requests rather than the `openai` SDK: the LLM client already speaks the same protocol over it,
-and the SDK's own retries would have to be switched off anyway, since retrying is the shared
-limit's business (tasks.embedding.remote).
+The transport, 429 and 5xx are the shared endpoint client's (tasks/endpoint/http.py); what a 4xx
+means for an embeddings request is read here.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from tasks.embedding.errors import (
     MalformedEmbedReply,
     TransientEmbedError,
 )
-from tasks.llm.client import retry_after
+from tasks.endpoint.http import EndpointSession, ErrorKinds
 from tasks.settings import RemoteEmbedSettings
 
 # How endpoints word a 400 that means "this request is too big" (OpenAI, TEI, vLLM, Ollama).
@@ -33,6 +32,7 @@ TOO_LARGE = re.compile(
     r"too large|too long|too many|maximum|max_client_batch_size|batch size|exceeds|context length",
     re.IGNORECASE,
 )
+EMBED_ERRORS = ErrorKinds(rate_limited=EmbedRateLimited, transient=TransientEmbedError)
 LOWER_SIZE = (
     "lower EMBED_MAX_INPUTS or EMBED_MAX_REQUEST_TOKENS (RAGMILL_CHUNK_TOKENS if one chunk is "
     "too long)"
@@ -56,9 +56,7 @@ class EmbeddingsClient:
         self.settings = settings
         self.model = model
         self.url = settings.embeddings_url
-        self.session = session or requests.Session()
-        if settings.api_key:
-            self.session.headers["Authorization"] = f"Bearer {settings.api_key}"
+        self.http = EndpointSession(settings.api_key, EMBED_ERRORS, session)
 
     def embed(self, texts: Sequence[str]) -> EmbedReply:
         """One request for `texts`; raises EmbedRateLimited, TransientEmbedError or a
@@ -68,32 +66,16 @@ class EmbeddingsClient:
         }
         if self.settings.dimensions is not None:
             body["dimensions"] = self.settings.dimensions
-        try:
-            response = self.session.post(
-                self.url, json=body, timeout=(self.settings.connect_timeout, self.settings.timeout)
-            )
-        except requests.Timeout:
-            raise TransientEmbedError(f"{self.url}: no reply within the timeout") from None
-        except requests.ConnectionError as exc:
-            raise TransientEmbedError(
-                f"{self.url}: connection failed ({type(exc).__name__})"
-            ) from None
+        response = self.http.post(
+            self.url, body, timeout=(self.settings.connect_timeout, self.settings.timeout)
+        )
         self._raise_for_status(response)
         return parse_reply(self.url, response.text, len(texts), self.settings.dimensions)
 
     def _raise_for_status(self, response: requests.Response) -> None:
         status = response.status_code
-        if status < 400:
+        if status < 400:  # 429 and 5xx were sorted by the shared client
             return
-        if status == 429:
-            wait = retry_after(response.headers)
-            raise EmbedRateLimited(
-                f"{self.url}: 429 rate limited"
-                + (f", retry after {wait:.2f} s" if wait is not None else ""),
-                wait if wait is not None else -1.0,
-            )
-        if status >= 500:
-            raise TransientEmbedError(f"{self.url}: server error {status}")
         said = self._excerpt(response.text)
         if status == 413 or (status == 400 and TOO_LARGE.search(response.text)):
             raise EmbedBatchTooLarge(f"{self.url}: {status}, the request is too large ({said}); "

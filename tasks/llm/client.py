@@ -6,16 +6,14 @@ OpenAI, vLLM, Ollama and llama.cpp's server all answer POST <base>/chat/completi
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
+from tasks.endpoint.http import EndpointSession, ErrorKinds
 from tasks.llm.errors import (
     LLMNotConfigured,
     LLMRequestRejected,
@@ -26,6 +24,7 @@ from tasks.llm.errors import (
 from tasks.settings import LLMSettings
 
 Message = Mapping[str, str]
+CHAT_ERRORS = ErrorKinds(rate_limited=RateLimited, transient=TransientLLMError)
 # Chat formats wrap each message in a few tokens of their own (role markers, separators).
 TOKENS_PER_MESSAGE = 4
 TOKENS_PER_REPLY = 3
@@ -56,32 +55,6 @@ def reserve_tokens(messages: Sequence[Message], max_tokens: int) -> int:
     return prompt + TOKENS_PER_REPLY + max_tokens
 
 
-def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds a 429 asks us to wait: `retry-after-ms`, or `Retry-After` as seconds or HTTP date."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    raw_ms = lowered.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            ms = float(raw_ms)
-            if math.isfinite(ms) and ms >= 0:
-                return ms / 1000.0
-        except ValueError:
-            pass
-    raw = lowered.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw)
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
 class ChatClient:
     """Sends chat completions to one endpoint; one per thread (a requests.Session is not shared)."""
 
@@ -92,9 +65,7 @@ class ChatClient:
                 "and LLM_MODEL"
             )
         self.settings = settings
-        self.session = session or requests.Session()
-        if settings.api_key:
-            self.session.headers["Authorization"] = f"Bearer {settings.api_key}"
+        self.http = EndpointSession(settings.api_key, CHAT_ERRORS, session)
 
     def chat(self, messages: Sequence[Message], *, max_tokens: int | None = None) -> Reply:
         """One completion; raises RateLimited, TransientLLMError, LLMRequestRejected or
@@ -106,23 +77,9 @@ class ChatClient:
             "max_tokens": max_tokens or self.settings.max_tokens,
             "temperature": 0,
         }
-        try:
-            response = self.session.post(
-                url, json=body, timeout=(self.settings.connect_timeout, self.settings.timeout)
-            )
-        except requests.Timeout as exc:
-            raise TransientLLMError(f"{url}: no reply within the timeout ({exc})") from None
-        except requests.ConnectionError as exc:
-            raise TransientLLMError(f"{url}: connection failed ({exc})") from None
-        if response.status_code == 429:
-            wait = retry_after(response.headers)
-            raise RateLimited(
-                f"{url}: 429 rate limited"
-                + (f", retry after {wait:.2f} s" if wait is not None else ""),
-                wait if wait is not None else -1.0,
-            )
-        if response.status_code >= 500:
-            raise TransientLLMError(f"{url}: server error {response.status_code}")
+        response = self.http.post(
+            url, body, timeout=(self.settings.connect_timeout, self.settings.timeout)
+        )
         if response.status_code >= 400:
             raise LLMRequestRejected(
                 f"{url}: the endpoint refused the request with {response.status_code}: "

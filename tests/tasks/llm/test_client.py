@@ -7,7 +7,8 @@ from email.utils import formatdate
 
 import pytest
 
-from tasks.llm.client import ChatClient, reserve_tokens, retry_after
+from tasks.endpoint.http import retry_after
+from tasks.llm.client import ChatClient, reserve_tokens
 from tasks.llm.errors import (
     LLMNotConfigured,
     LLMRequestRejected,
