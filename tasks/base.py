@@ -11,14 +11,25 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from tasks import resources
+from tasks.celery_config import time_limits
 from tasks.ledger import RunLedger
 from tasks.messages import MessageError, RunMessage, from_wire, send_options
 
 
 def failure_reason(exc: BaseException) -> str:
     """One line for the ledger: the exception's type and the first line of its message."""
+    if isinstance(exc, SoftTimeLimitExceeded | TimeLimitExceeded):
+        settings = resources.settings()
+        soft, hard = time_limits(settings)
+        limit = soft if isinstance(exc, SoftTimeLimitExceeded) else hard
+        return (
+            f"{type(exc).__name__}: ran past its time limit of {limit:.0f} s (a share of "
+            f"RAGMILL_VISIBILITY_TIMEOUT={settings.visibility_timeout}); raise that if this "
+            "work is slow rather than stuck"
+        )
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 

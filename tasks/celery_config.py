@@ -14,6 +14,34 @@ from tasks.settings import Settings
 # The local default matches `ragmill up` run by hand with a redis-server on its usual port.
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 
+# Every limit is a share of the visibility timeout, so raising RAGMILL_VISIBILITY_TIMEOUT for
+# slow work raises them all together and none outlives it (docs/reliability.md).
+SOFT_LIMIT_SHARE = 0.7  # a task is told to stop (SoftTimeLimitExceeded: retried)
+HARD_LIMIT_SHARE = 0.85  # a prefork process still running it is killed and replaced
+EXTRACTION_SHARE = 0.5  # a book's format extraction and chunking in the io worker's pool
+# A run with work outstanding and no progress for this long re-sends what is missing; never
+# more than a minute, and short of the visibility timeout so it beats a redelivery.
+STALL_SHARE = 1 / 3
+STALL_MAX_SECONDS = 60.0
+
+
+def time_limits(settings: Settings) -> tuple[float, float]:
+    """(soft, hard) seconds any task may run, both below the visibility timeout: a hung task ends
+    before Redis would hand its message to a second worker."""
+    timeout = settings.visibility_timeout
+    return timeout * SOFT_LIMIT_SHARE, timeout * HARD_LIMIT_SHARE
+
+
+def extraction_timeout(settings: Settings) -> float:
+    """Seconds a book may spend in the io worker's extraction pool (tasks/extraction.py)."""
+    return settings.visibility_timeout * EXTRACTION_SHARE
+
+
+def stall_seconds(settings: Settings) -> float:
+    """Seconds without progress after which a run re-sends its missing work
+    (pipeline/ingest/submission.py)."""
+    return min(STALL_MAX_SECONDS, settings.visibility_timeout * STALL_SHARE)
+
 
 def celery_config(settings: Settings) -> dict[str, object]:
     """The Celery configuration for `settings`' cluster."""
@@ -70,6 +98,15 @@ def celery_config(settings: Settings) -> dict[str, object]:
             "unacked_restore_interval": max(1, min(10, settings.visibility_timeout // 3)),
             "unacked_restore_throttle": 1,
         },
+        # Time limits below the visibility timeout, so no message is worked on twice at once. The
+        # prefork pool (embed) enforces both: the soft one raises SoftTimeLimitExceeded in the
+        # task, which retries it; the hard one kills the process, fails the batch's book with a
+        # line naming it, and the pool starts a new process. A threads pool (io, embed-remote,
+        # llm) cannot stop a thread, so there each blocking step has its own deadline derived
+        # from the same timeout (extraction_timeout, the remote wait budget, download timeouts).
+        # task_soft_time_limit / task_time_limit: ...configuration.html#task-time-limit
+        "task_soft_time_limit": time_limits(settings)[0],
+        "task_time_limit": time_limits(settings)[1],
         # Publishing (the CLI's fetch tasks, a fetch's embed batches, retries) rides out a Redis
         # restart of up to about a minute instead of failing the task after 0.6 s.
         # task_publish_retry_policy: ...configuration.html#task-publish-retry-policy

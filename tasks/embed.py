@@ -7,11 +7,12 @@ where the same task embeds through tasks.embedding.remote under the shared Redis
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import numpy as np
 
-from tasks import resources
+from tasks import resources, reuse
 from tasks.base import RunTask
 from tasks.celery import app
 from tasks.collection_record import RecordMismatch, WorkerCheck
@@ -34,9 +35,12 @@ class EmbedTask(RunTask):
     # a collection made by another model or backend stays refused however often it is retried.
     dont_autoretry_for = (FinalEmbedError, RecordMismatch)
 
-    def send(self, message: RunMessage) -> None:
-        """Queue `message` on the queue of this process's embedding backend."""
-        self.apply_async(queue=embed_queue(resources.settings()), **send_options(message))
+    def send(self, message: RunMessage, countdown: float | None = None) -> None:
+        """Queue `message` on the queue of this process's embedding backend (to run no sooner
+        than `countdown` seconds from now, when given)."""
+        self.apply_async(
+            queue=embed_queue(resources.settings()), countdown=countdown, **send_options(message)
+        )
 
     def record_failure(self, message: EmbedBatch, ledger: RunLedger, reason: str) -> None:
         book = message.book
@@ -46,15 +50,27 @@ class EmbedTask(RunTask):
         )
 
 
-def encode(ledger: RunLedger, texts: list[str], lengths: list[int] | None) -> np.ndarray:
-    """The texts' vectors from this process's backend; an endpoint's cost goes to the ledger."""
+def encode(
+    ledger: RunLedger, texts: list[str], lengths: list[int] | None
+) -> tuple[np.ndarray, float]:
+    """The texts' vectors from this process's backend, and 0; an endpoint's cost goes to the
+    ledger. An endpoint may return the vectors of the first texts only, with the seconds its
+    shared limit named before it would admit more (tasks/embedding/remote.py)."""
     if not resources.settings().remote_embedding:
-        return resources.embedder().encode(texts, lengths=lengths)
+        return resources.embedder().encode(texts, lengths=lengths), 0.0
     from tasks.embedding.remote import process_embedder
 
-    embedded = process_embedder().embed(texts)
+    embedded = process_embedder().embed(texts, partial=True)
     ledger.count_embed_usage(embedded.requests, embedded.tokens)
-    return embedded.vectors
+    return embedded.vectors, embedded.busy_wait
+
+
+def later(wait: float) -> float:
+    """Countdown for the rest of a batch the shared limit could not serve in time: the wait it
+    named, with jitter, and well short of the visibility timeout, past which Redis would hand
+    out the held message again."""
+    cap = resources.settings().visibility_timeout / 4
+    return min(cap, max(1.0, wait)) * random.uniform(1.0, 1.2)
 
 
 @app.task(name="ragmill.embed_batch", base=EmbedTask, bind=True)
@@ -68,13 +84,30 @@ def embed_batch(self: EmbedTask, message: EmbedBatch) -> dict[str, Any]:
     store = resources.chunk_store(message.collection)
     # Refuse before embedding: this worker's vectors must be in the collection's space.
     check_record(store, resources.settings())
-    vectors = encode(
-        ledger,
+    # A chunk whose exact text was embedded before takes the stored vector (tasks/reuse.py).
+    got = reuse.encode_with_reuse(
+        store.collection,
+        reuse.vector_form(resources.settings()),
         [f"{c.context}\n\n{c.text}" if c.context else c.text for c in chunks],
         None if with_context else [c.tokens for c in chunks],
+        lambda texts, lengths: encode(ledger, texts, lengths),
     )
-    metadatas = [chunk_metadata(book, c) for c in chunks]
-    store.upsert([c.id for c in chunks], vectors, [c.text for c in chunks], metadatas)
+    done = [chunks[i] for i in got.order]
+    if done:
+        metadatas = [
+            {**chunk_metadata(book, chunks[i]), reuse.HASH_KEY: got.hashes[i]} for i in got.order
+        ]
+        store.upsert([c.id for c in done], got.vectors, [c.text for c in done], metadatas)
+    reuse.count(ledger.client, ledger.run_id, f"{book.book_id}:{message.index}:{chunks[0].id}",
+                got.embedded, got.reused)
+    if got.rest:
+        # The shared limit would not serve the rest within this task's wait: a later message
+        # takes it, and this one is acknowledged now instead of being held past the visibility
+        # timeout. The ledger counts the batch once, when its last chunk is stored.
+        rest = tuple(chunks[i] for i in got.rest)
+        self.send(message.model_copy(update={"chunks": rest}), later(got.busy))
+        return {"book": book.book_id, "batch": message.index, "chunks": len(done),
+                "deferred": len(rest)}
     # The node name (e.g. embed@host-2) shows in the ledger which machine stored the batch.
     outcome = ledger.complete_batch(book.book_id, message.index, self.request.hostname or "")
     if outcome == BatchOutcome.BOOK_COMPLETE:

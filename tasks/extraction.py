@@ -80,7 +80,16 @@ def _prepare_once(job: PrepareJob) -> Book:
     for attempt in (1, 2):
         pool = _current_pool()
         try:
-            return pool.submit(_prepare, job).result()
+            return pool.submit(_prepare, job).result(timeout=_timeout())
+        except TimeoutError:
+            # A parser that hangs would hold this io thread past the visibility timeout, and
+            # Redis would hand the book to a second thread; its process is killed instead.
+            _kill(pool)
+            raise DecodeError(
+                f"{job.name}: reading it took longer than {_timeout():.0f} s (a file that hangs "
+                "the parser); check the file, or raise RAGMILL_VISIBILITY_TIMEOUT if it is "
+                "merely slow"
+            ) from None
         except BrokenProcessPool:
             _discard(pool)
             if attempt == 2:
@@ -117,6 +126,21 @@ def _current_pool() -> ProcessPoolExecutor:
                 initargs=(os.getpid(),),
             )
         return _pool
+
+
+def _timeout() -> float:
+    from tasks import resources
+    from tasks.celery_config import extraction_timeout
+
+    return extraction_timeout(resources.settings())
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's processes (a pool cannot stop one job) and start afresh; books that were
+    in its other processes meet BrokenProcessPool and are tried again in the new pool."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.kill()
+    _discard(pool)
 
 
 def _discard(pool: ProcessPoolExecutor) -> None:

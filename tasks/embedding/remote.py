@@ -50,11 +50,28 @@ PROBE_TEXT = "dimension"
 @dataclass(frozen=True)
 class Embedded:
     """Vectors of one `embed` call and what it cost against the limit: requests sent, and
-    tokens (the reply's usage; for a request that failed, the bound it kept reserved)."""
+    tokens (the reply's usage; for a request that failed, the bound it kept reserved).
+
+    With `partial`, `vectors` may cover only the first texts: the shared limit would not admit
+    the next request within the caller's wait, and `busy_wait` says how long it named.
+    """
 
     vectors: np.ndarray
     requests: int
     tokens: int
+    busy_wait: float = 0.0
+
+
+def worker_wait_budget(settings: Settings) -> float:
+    """Seconds an embed-remote batch may wait for the shared limit before it hands the rest of
+    its chunks to a later message: the soft time limit less one request's longest run, so the
+    task ends well before the visibility timeout and is never delivered twice while it waits.
+    At least a tenth of the visibility timeout, for endpoint timeouts close to it."""
+    from tasks.celery_config import time_limits
+
+    soft, _ = time_limits(settings)
+    request = settings.remote_embed.timeout + settings.remote_embed.connect_timeout + HOLD_MARGIN
+    return max(settings.visibility_timeout / 10, soft - request)
 
 
 def make_limiter(settings: RemoteEmbedSettings, model: str, client: redis.Redis) -> RedisLimiter:
@@ -116,10 +133,16 @@ class RemoteEmbedder:
         """
         return self.embed(texts).vectors
 
-    def embed(self, texts: Sequence[str]) -> Embedded:
-        """Vectors of `texts` and the requests and tokens they cost."""
+    def embed(self, texts: Sequence[str], *, partial: bool = False) -> Embedded:
+        """Vectors of `texts` and the requests and tokens they cost.
+
+        With `partial`, a limit that would not admit the next request within `max_wait` ends
+        the call with the vectors of the texts already embedded (requests already paid for are
+        kept) instead of raising EmbedLimitBusy.
+        """
+        empty = np.zeros((0, self._dimension or 0), dtype=np.float32)
         if not texts:
-            return Embedded(np.zeros((0, self._dimension or 0), dtype=np.float32), 0, 0)
+            return Embedded(empty, 0, 0)
         plan = plan_requests(
             texts,
             max_inputs=self.settings.max_inputs,
@@ -129,13 +152,21 @@ class RemoteEmbedder:
         deadline = None if self.max_wait is None else time.monotonic() + self.max_wait
         parts: list[np.ndarray] = []
         requests_sent = tokens = 0
+        busy = 0.0
         for request in plan:
-            reply, sent, charged = self._send(texts, request, deadline)
+            try:
+                reply, sent, charged = self._send(texts, request, deadline)
+            except AdmissionTimeout as exc:
+                if not partial:
+                    raise self._busy(exc.wait) from None
+                busy = exc.wait
+                break
             self._check_dimension(reply.vectors.shape[1])
             parts.append(reply.vectors)
             requests_sent += sent
             tokens += charged
-        return Embedded(np.concatenate(parts), requests_sent, tokens)
+        vectors = np.concatenate(parts) if parts else empty
+        return Embedded(vectors, requests_sent, tokens, busy)
 
     def _send(
         self, texts: Sequence[str], request: PlannedRequest, deadline: float | None
@@ -143,18 +174,15 @@ class RemoteEmbedder:
         """The reply to one planned request, through the limit and retries; the requests sent
         and the tokens charged to the limit for them."""
         inputs = texts[request.start : request.stop]
-        try:
-            reply, attempts = call_within_limit(
-                lambda: self._client().embed(inputs),
-                limiter=self.limiter,
-                reserved=request.tokens,
-                used_tokens=lambda reply: reply.tokens,
-                max_retries=self.settings.max_retries,
-                sleep=self._sleep,
-                deadline=deadline,
-            )
-        except AdmissionTimeout as exc:
-            raise self._busy(exc.wait) from None
+        reply, attempts = call_within_limit(
+            lambda: self._client().embed(inputs),
+            limiter=self.limiter,
+            reserved=request.tokens,
+            used_tokens=lambda reply: reply.tokens,
+            max_retries=self.settings.max_retries,
+            sleep=self._sleep,
+            deadline=deadline,
+        )
         used = request.tokens if reply.tokens is None else reply.tokens
         return reply, attempts.sent, attempts.failed_tokens + used
 
@@ -194,7 +222,11 @@ def remote_embedder(
 
 @cache
 def process_embedder() -> RemoteEmbedder:
-    """This worker process's embedder: one limiter and dimension for all of its threads."""
+    """This worker process's embedder: one limiter and dimension for all of its threads; a
+    batch waits for the limit at most `worker_wait_budget` seconds (see embed(partial=True))."""
     from tasks import resources
 
-    return remote_embedder(resources.settings(), resources.redis_client())
+    settings = resources.settings()
+    return remote_embedder(
+        settings, resources.redis_client(), max_wait=worker_wait_budget(settings)
+    )

@@ -8,6 +8,8 @@
     on a transient failure (5xx, timeout, connection error): back off (exponential, full jitter)
         and go round again, at most `max_retries` times
     on anything else: raise at once, retrying would not help
+    with a deadline: a pause or backoff that would end past it raises AdmissionTimeout instead,
+        so a task hands its message back in time rather than sleep past its time limit
 
 A 429 is an EndpointRateLimited and a transient failure a TransientEndpointError
 (tasks/endpoint/errors.py); each endpoint's own error tree derives its two from them.
@@ -19,12 +21,13 @@ go through it, so the two keep one behaviour under one limit.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from tasks.endpoint.errors import EndpointRateLimited, TransientEndpointError
-from tasks.endpoint.ratelimit.redis_backend import RedisLimiter
+from tasks.endpoint.ratelimit.redis_backend import AdmissionTimeout, RedisLimiter
 
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 30.0
@@ -59,13 +62,15 @@ def call_within_limit(
     max_retries: int,
     sleep: Callable[[float], None],
     deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[R, Attempts]:
     """`send()`'s reply once it succeeds, and what getting it cost.
 
     `reserved` is the request's honest upper bound of tokens; `used_tokens(reply)` the tokens the
     reply reports (None: keep the reservation). Without a limiter (one question from one process)
     requests go straight out. Raises the last error when its allowance runs out, and the
-    limiter's AdmissionTimeout when it would not admit the request before `deadline`.
+    limiter's AdmissionTimeout when it would not admit the request before `deadline` (or a
+    pause or backoff would end past it).
     """
     attempts = Attempts()
     failures = limited = 0
@@ -80,6 +85,7 @@ def call_within_limit(
                 limiter.settle(ticket, reserved)
                 limiter.pause(wait)
             else:
+                _before(deadline, clock, wait, "the endpoint's Retry-After")
                 sleep(wait)
             limited += 1
             attempts.failed_tokens += reserved
@@ -93,7 +99,9 @@ def call_within_limit(
             attempts.failed_tokens += reserved
             if failures > max_retries:
                 raise
-            sleep(backoff(failures))
+            pause = backoff(failures)
+            _before(deadline, clock, pause, "a retry's backoff")
+            sleep(pause)
             continue
         except BaseException:
             if limiter and ticket:
@@ -103,3 +111,9 @@ def call_within_limit(
             used = used_tokens(reply)
             limiter.settle(ticket, reserved if used is None else used)
         return reply, attempts
+
+
+def _before(deadline: float | None, clock: Callable[[], float], wait: float, what: str) -> None:
+    """Raise AdmissionTimeout if sleeping `wait` seconds would pass `deadline`."""
+    if deadline is not None and clock() + wait > deadline:
+        raise AdmissionTimeout(f"{what} ({wait:.1f} s) runs past this task's budget", wait)
