@@ -8,7 +8,7 @@ import click
 
 from pipeline.cli.output import console, load_settings, one_line_errors
 from pipeline.cli.read_commands import collection_option, data_dir_option
-from pipeline.search.library import Library, UnknownCollection
+from pipeline.cli.serve_commands import served_library
 from pipeline.serve.access import check_token
 from pipeline.stack.collection import chroma_for
 
@@ -46,12 +46,7 @@ def mcp_command(transport: str, host: str, port: int, data_dir: Path | None,
         # The search service's rule: beyond loopback only with its token (stdio has no address).
         token = check_token(settings.serve_token, host) if transport == "http" else None
         with chroma_for(settings) as reachable:
-            library = Library(settings=reachable)
-            try:
-                library.store  # noqa: B018 - the check is the point
-            except UnknownCollection:
-                console.print(f"[yellow]warning:[/] collection {library.collection} does not "
-                              "exist yet; its tools answer that until an ingest creates it")
+            library = served_library(reachable, "its tools answer that")
             server = create_server(library)
             if transport == "stdio":
                 serve_stdio(server)

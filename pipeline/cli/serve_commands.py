@@ -12,6 +12,7 @@ from pipeline.search.library import Library, UnknownCollection
 from pipeline.serve.access import check_token
 from pipeline.stack.collection import chroma_for
 from pipeline.stack.service import DEFAULT_PORT
+from tasks.settings import Settings
 
 # Room for a long question in the URL, so its length is refused by the API in one line of
 # JSON rather than by the HTTP parser: h11, whose limit can be raised (httptools' cannot).
@@ -48,14 +49,21 @@ def serve(host: str, port: int, data_dir: Path | None, collection: str | None) -
     with one_line_errors():
         token = check_token(settings.serve_token, host)
         with chroma_for(settings) as reachable:
-            library = Library(settings=reachable)
-            try:
-                library.store  # noqa: B018 - the check is the point
-            except UnknownCollection:
-                console.print(f"[yellow]warning:[/] collection {library.collection} does not "
-                              "exist yet; searches answer 404 until an ingest creates it")
+            library = served_library(reachable, "searches answer 404")
             console.print(f"Loading the model; then serving {library.collection} on "
                           f"http://{host}:{port} (Ctrl-C stops)")
             uvicorn.run(create_app(library, token=token), host=host, port=port,
                         log_level="warning", http="h11",
                         h11_max_incomplete_event_size=MAX_REQUEST_BYTES)
+
+
+def served_library(settings: Settings, meanwhile: str) -> Library:
+    """The Library a long-lived server answers from; a collection not made yet is a warning
+    (`meanwhile` says what its clients get until an ingest creates it), not a refusal."""
+    library = Library(settings=settings)
+    try:
+        library.store  # noqa: B018 - the check is the point
+    except UnknownCollection:
+        console.print(f"[yellow]warning:[/] collection {library.collection} does not exist "
+                      f"yet; {meanwhile} until an ingest creates it")
+    return library
