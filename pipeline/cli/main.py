@@ -16,6 +16,7 @@ from pipeline.cli.mcp_commands import mcp_command
 from pipeline.cli.read_commands import ask, query
 from pipeline.cli.serve_commands import serve
 from pipeline.cli.stack_commands import status, up
+from pipeline.cli.sync_commands import sync_command, watch_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,7 +35,7 @@ def cli() -> None:
 
 
 for command in (ingest_command, query, ask, eval_command, up, status, bench, books, delete,
-                collections, serve, mcp_command):
+                collections, serve, mcp_command, sync_command, watch_command):
     cli.add_command(command)
 
 

@@ -307,6 +307,21 @@ class Library:
         return ingest(IngestRequest(inputs=inputs, **options),
                       self.settings.with_changes(redis_url=found.redis_url), cluster=found)
 
+    def sync(self, folders: Sequence[str | Path], dry_run: bool = False) -> Any:
+        """Make this collection hold exactly what `folders` hold now (docs/sync.md); with
+        `dry_run`, only say what that would do. Needs workers as `ingest` does, except for a
+        dry run. Returns the SyncResult `ragmill sync` prints (`.as_dict()` for its JSON)."""
+        from pipeline.ingest.sync import sync
+
+        found = find_cluster(self.settings)
+        if not dry_run and self.settings.redis_url is None and not found.kept_up:
+            raise RagmillError(
+                "no stack or cluster to sync with; run `ragmill up` or set REDIS_URL"
+            )
+        return sync([str(f) for f in folders],
+                    self.settings.with_changes(redis_url=found.redis_url),
+                    dry_run_only=dry_run, cluster=found)
+
 
 def _stack_chroma(settings: Settings) -> str:
     url = find_cluster(settings).chroma_url

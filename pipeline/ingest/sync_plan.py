@@ -1,0 +1,192 @@
+"""What a sync would do: the folders' documents now against what the collection holds for them.
+
+A file is identified by its absolute path and its content (sha256 of its bytes). What the
+collection holds for it is read from the stamps a sync leaves on every chunk of a file it
+stored (pipeline/ingest/sync_store.py): the path, the content hash, and the size and
+modification time it had, so a file whose size and time did not change is not read again.
+
+    added      a path not stored, whose content is not stored under a vanished path either
+    changed    a stored path whose content differs (or whose stored chunks disagree)
+    moved      a path not stored whose content is stored under a path that no longer exists
+    removed    a stored path under the folders whose file no longer exists
+    unchanged  a stored path with the same content
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corpus.sources import resolve
+from pipeline.errors import UsageError
+
+READ_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A document in a synced folder as it is now."""
+
+    path: str  # absolute
+    label: str  # as a person names it (relative to the working directory when below it)
+    size: int
+    mtime_ns: int
+    content_hash: str = ""
+
+
+@dataclass(frozen=True)
+class StoredSource:
+    """A file as the collection holds it: read from the stamps on its first chunk(s)."""
+
+    path: str
+    label: str
+    content_hash: str
+    size: int
+    mtime_ns: int
+    book_id: str
+    # First chunks stamped with this path: more than one means an earlier sync of a changed
+    # file stopped before it cleaned up, so the path is synced again.
+    copies: int = 1
+
+    def matches(self, local: LocalFile) -> bool:
+        """Same size and modification time: the content is taken as unchanged, unread."""
+        return self.copies == 1 and (self.size, self.mtime_ns) == (local.size, local.mtime_ns)
+
+
+@dataclass(frozen=True)
+class Move:
+    """A stored file found again under another path, with the same content."""
+
+    old: StoredSource
+    new: LocalFile
+
+
+@dataclass
+class SyncPlan:
+    """What one sync does, in the order it does it: moves, adds and changes, then removals."""
+
+    folders: list[str]
+    added: list[LocalFile] = field(default_factory=list)
+    changed: list[LocalFile] = field(default_factory=list)
+    moved: list[Move] = field(default_factory=list)
+    removed: list[StoredSource] = field(default_factory=list)
+    unchanged: list[LocalFile] = field(default_factory=list)
+    # Unchanged content under a new modification time: only the stamp is written again.
+    touched: list[LocalFile] = field(default_factory=list)
+    # (file, one-line reason): files that could not be read now; what is stored stays.
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    # Files of the folders that are not documents.
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def to_ingest(self) -> list[LocalFile]:
+        return self.added + self.changed
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "added": len(self.added), "changed": len(self.changed), "moved": len(self.moved),
+            "removed": len(self.removed), "unchanged": len(self.unchanged) + len(self.touched),
+            "unreadable": len(self.unreadable),
+        }
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "folders": self.folders,
+            **self.counts(),
+            "files": {
+                "added": [f.label for f in self.added],
+                "changed": [f.label for f in self.changed],
+                "moved": [{"from": m.old.label, "to": m.new.label} for m in self.moved],
+                "removed": [s.label for s in self.removed],
+            },
+            "unreadable": dict(self.unreadable),
+        }
+
+
+def check_folders(folders: Sequence[str]) -> list[Path]:
+    """The folders as absolute paths; UsageError naming the first that is not a folder."""
+    if not folders:
+        raise UsageError("nothing to sync; name one or more folders")
+    found = []
+    for folder in folders:
+        path = Path(folder).expanduser()
+        if not path.is_dir():
+            what = "is a file, not a folder" if path.exists() else "no such folder"
+            raise UsageError(f"{folder}: {what}; sync takes folders of books")
+        found.append(path.resolve())
+    return found
+
+
+def scan(folders: Sequence[Path]) -> tuple[list[LocalFile], list[str], list[tuple[str, str]]]:
+    """The documents under `folders` (each once), the files skipped as not documents, and the
+    files that could not be looked at."""
+    files: dict[str, LocalFile] = {}
+    skipped: list[str] = []
+    unreadable: list[tuple[str, str]] = []
+    for folder in folders:
+        resolution = resolve([str(folder)])  # an empty folder is an error there, none here
+        skipped += resolution.skipped
+        for source in resolution.sources:
+            try:
+                stat = Path(source.ref).stat()
+            except OSError as exc:
+                unreadable.append((source.label, f"{source.label}: {exc.strerror or exc}"))
+                continue
+            files.setdefault(
+                source.ref, LocalFile(source.ref, source.label, stat.st_size, stat.st_mtime_ns)
+            )
+    return list(files.values()), skipped, unreadable
+
+
+def content_hash(path: str) -> str:
+    """sha256 of the file's bytes (hex, 32 characters); OSError when it cannot be read."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(READ_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()[:32]
+
+
+def under(path: str, folders: Iterable[Path]) -> bool:
+    return any(Path(path).is_relative_to(folder) for folder in folders)
+
+
+def make_plan(
+    folders: Sequence[Path], stored: dict[str, StoredSource]
+) -> SyncPlan:
+    """Compare the folders now with `stored` (the synced sources under them, by path)."""
+    files, skipped, unreadable = scan(folders)
+    plan = SyncPlan([str(f) for f in folders], skipped=skipped, unreadable=unreadable)
+    present = {f.path for f in files}
+    candidates: list[LocalFile] = []
+    for local in files:
+        known = stored.get(local.path)
+        if known is not None and known.matches(local):
+            plan.unchanged.append(local)
+            continue
+        try:
+            local = LocalFile(**{**local.__dict__, "content_hash": content_hash(local.path)})
+        except OSError as exc:
+            plan.unreadable.append((local.label, f"{local.label}: {exc.strerror or exc}"))
+            continue
+        if known is None:
+            candidates.append(local)
+        elif known.content_hash == local.content_hash and known.copies == 1:
+            plan.touched.append(local)
+        else:
+            plan.changed.append(local)
+    # A path that is gone but whose content turns up under a new path is a move.
+    gone: dict[str, list[StoredSource]] = {}
+    for path, source in sorted(stored.items()):
+        if path not in present and not Path(path).is_file():
+            gone.setdefault(source.content_hash, []).append(source)
+    for local in candidates:
+        olds = gone.get(local.content_hash)
+        if olds and olds[0].copies == 1:
+            plan.moved.append(Move(olds.pop(0), local))
+        else:
+            plan.added.append(local)
+    plan.removed = [s for sources in gone.values() for s in sources]
+    return plan
