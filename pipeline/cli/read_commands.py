@@ -136,14 +136,14 @@ def ask(question: str, k: int, as_json: bool, data_dir: Path | None,
     Needs LLM_BASE_URL and LLM_MODEL; without them it prints the closest passages.
     """
     from tasks.endpoint.errors import EndpointError
+    from tasks.llm.errors import NO_LLM
 
     settings = load_settings(data_dir, collection=collection)
     results = retrieve(settings, question, k, filters, mode)
     if not results:
         fail("no chunks stored yet; run `ragmill ingest` first")
     if not settings.llm.configured:
-        console.print("No LLM is configured (set LLM_BASE_URL and LLM_MODEL); the closest "
-                      "passages are:")
+        console.print(f"{NO_LLM}; the closest passages are:")
         if as_json:
             out.print_json(json.dumps({"question": question, "answer": None,
                                        "sources": [r.as_dict() for r in results]}))
@@ -157,7 +157,7 @@ def ask(question: str, k: int, as_json: bool, data_dir: Path | None,
     if as_json:
         out.print_json(json.dumps(result.as_dict()))
         return
-    out.print(result.text, markup=False, highlight=False)
+    out.print(result.text or "", markup=False, highlight=False)
     out.print()
     if result.cited:
         out.print("[bold]Sources[/]")

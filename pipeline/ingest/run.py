@@ -16,6 +16,7 @@ from pipeline.stack.local import StackPlan
 from tasks import queues
 from tasks.embedding.backend import EmbeddingBackend
 from tasks.ledger import Snapshot
+from tasks.llm.errors import NO_LLM
 from tasks.queues import embed_queue
 from tasks.settings import Settings
 
@@ -38,10 +39,7 @@ class IngestRequest:
                 "nothing to ingest; give Gutenberg ids, files, folders or URLs, or --catalog"
             )
         if self.contextualize and not settings.llm.configured:
-            raise UsageError(
-                "no LLM is configured; set LLM_BASE_URL (an OpenAI-compatible /v1 URL) and "
-                "LLM_MODEL"
-            )
+            raise UsageError(f"--contextualize needs an LLM: {NO_LLM}")
 
 
 @dataclass(frozen=True)

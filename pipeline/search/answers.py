@@ -32,7 +32,7 @@ class Answer:
     """The LLM's answer, the retrieved passages it cites, and citations of nothing retrieved."""
 
     question: str
-    text: str
+    text: str | None  # None: no LLM is configured, and `cited` are the closest passages
     cited: list[Result]
     unknown: list[str] = field(default_factory=list)
 

@@ -253,13 +253,14 @@ class Library:
     ) -> Answer:
         """The LLM's answer to `question` from the `k` closest chunks, with the ones it cites.
 
-        Needs LLM_BASE_URL and LLM_MODEL (docs/llm.md); UsageError without them.
+        Without an LLM configured (LLM_BASE_URL and LLM_MODEL, docs/llm.md) the answer's text
+        is None and its sources are the closest chunks: what every front end shows then.
         """
-        if not self.settings.llm.configured:
-            raise UsageError("no LLM is configured; set LLM_BASE_URL and LLM_MODEL")
         results = self.search(question, k, where=where, mode=mode, **filters)
         if not results:
             raise RagmillError(f"collection {self.collection} holds no chunks to answer from")
+        if not self.settings.llm.configured:
+            return Answer(question, None, results)
         return answer_question(question, results, make_chat(self.settings.llm, self.settings))
 
     def books(self) -> list[Book]:

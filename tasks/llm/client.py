@@ -15,6 +15,7 @@ import requests
 
 from tasks.endpoint.http import EndpointSession, ErrorKinds
 from tasks.llm.errors import (
+    NO_LLM,
     LLMNotConfigured,
     LLMRequestRejected,
     MalformedReply,
@@ -60,10 +61,7 @@ class ChatClient:
 
     def __init__(self, settings: LLMSettings, session: requests.Session | None = None) -> None:
         if not settings.configured:
-            raise LLMNotConfigured(
-                "no LLM is configured; set LLM_BASE_URL (e.g. http://127.0.0.1:8080/v1) "
-                "and LLM_MODEL"
-            )
+            raise LLMNotConfigured(NO_LLM)
         self.settings = settings
         self.http = EndpointSession(settings.api_key, CHAT_ERRORS, session)
 

@@ -14,6 +14,11 @@ from __future__ import annotations
 
 from tasks.endpoint.errors import EndpointError, EndpointRateLimited, TransientEndpointError
 
+# What every front end says when asked for an answer without an LLM: the CLI, the Python API,
+# the HTTP API and MCP all answer with the closest passages and no answer beside it.
+NO_LLM = ("No LLM is configured (set LLM_BASE_URL to an OpenAI-compatible /v1 URL, and "
+          "LLM_MODEL)")
+
 
 class LLMError(EndpointError):
     """Anything that went wrong talking to the LLM."""

@@ -115,6 +115,8 @@ class AnswerWithSources(BaseModel):
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerWithSources:
+        # The ask tool refuses before asking when the server has no LLM, so there is a text.
+        assert answer.text is not None
         return cls(question=answer.question, answer=answer.text,
                    sources=[Passage.of(r) for r in answer.cited],
                    unknown_citations=answer.unknown)

@@ -36,6 +36,7 @@ from pipeline.serve.mcp.shapes import (
     PassageWindow,
     SearchResults,
 )
+from tasks.llm.errors import NO_LLM as LLM_MISSING
 
 INSTRUCTIONS = (
     "A library of books split into passages. Find passages with `search`; read on around one "
@@ -44,8 +45,8 @@ INSTRUCTIONS = (
     "`ask` answers with citations through the server's LLM, when it has one."
 )
 
-NO_LLM = ("no LLM is configured for this server (its operator sets LLM_BASE_URL and "
-          "LLM_MODEL); use the search tool and answer from its passages")
+# The one "no LLM" message, and what an agent can do instead.
+NO_LLM = f"{LLM_MISSING} on this server; use the search tool and answer from its passages"
 
 # Nothing a tool does changes the library; ask spends the shared LLM limit, nothing else.
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
