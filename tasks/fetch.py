@@ -83,8 +83,8 @@ def queue_book(
     )
     summary = {"book": book.book_id, "chunks": len(book.chunks), "batches": len(todo)}
     if outcome == Registration.DUPLICATE:
+        # Counted fetched and done by register_book, once however often this fetch is sent.
         ledger.warn(f"{label}: same book as another source of this run ({book.book_id}); skipped")
-        ledger.count_done_without_work()
         return {**summary, "batches": 0, "duplicate": True}
     if outcome == Registration.ALREADY_COMPLETE:
         store.delete(ledger.take_stale(book.book_id))

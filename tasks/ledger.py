@@ -5,6 +5,7 @@ a killed worker) is counted once. Key layout, all under ``ragmill:run:<run>``:
 
     ragmill:run:<run>                      hash   counters (see COUNTERS) and run facts
     ragmill:run:<run>:books                hash   book id -> label of the source that claimed it
+    ragmill:run:<run>:fetched              hash   source label -> book id, once its fetch ended
     ragmill:run:<run>:failures             hash   source label -> one-line reason
     ragmill:run:<run>:warnings             list   one-line warnings, in arrival order
     ragmill:run:<run>:pending:<book>       hash   embed batch index -> chunks in that batch
@@ -31,11 +32,20 @@ Run keys expire after RUN_TTL seconds so Redis does not grow with the number of 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from enum import IntEnum
 from typing import Any, cast
 
 import redis
+
+from tasks.ledger_scripts import (
+    COMPLETE_BATCH,
+    DECIDE_CUT,
+    FAIL_SOURCE,
+    RECORD_CONTEXT,
+    REGISTER_BOOK,
+)
 
 PREFIX = "ragmill:run"
 RUNS_KEY = "ragmill:runs"
@@ -74,122 +84,6 @@ class BatchOutcome(IntEnum):
     REDELIVERED = -1  # already counted: a redelivered task stored it again
     COUNTED = 0
     BOOK_COMPLETE = 1  # counted, and it was the book's last batch
-
-
-# Claims a book for a run and records the work it brings.
-# KEYS: [1] run hash, [2] books hash, [3] pending hash, [4] stale set
-# ARGV: [1] book id, [2] source label, [3] chunks in the book, [4] chunks already stored,
-#       [5] ttl, then pairs (batch index, chunks in batch) ...
-# Returns: 1 registered with work, 2 registered and already complete, 0 the same source is
-#          retrying (nothing counted again), -1 another source already claimed this book.
-# A -1 source counts as fetched here; the caller counts it done (count_done_without_work).
-REGISTER_BOOK = """
-local prev = redis.call('HGET', KEYS[2], ARGV[1])
-if prev then
-  if prev == ARGV[2] then return 0 end
-  redis.call('HINCRBY', KEYS[1], 'books_fetched', 1)
-  return -1
-end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-redis.call('HINCRBY', KEYS[1], 'books_fetched', 1)
-redis.call('HINCRBY', KEYS[1], 'chunks_known', ARGV[3])
-redis.call('HINCRBY', KEYS[1], 'chunks_stored', ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'chunks_skipped', ARGV[4])
-if #ARGV <= 5 then
-  redis.call('HINCRBY', KEYS[1], 'books_done', 1)
-  return 2
-end
-for i = 6, #ARGV, 2 do
-  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
-end
-redis.call('EXPIRE', KEYS[3], ARGV[5])
-redis.call('EXPIRE', KEYS[4], ARGV[5])
-return 1
-"""
-
-# Marks one embed batch stored, and credits it to the worker node that stored it.
-# KEYS: [1] run hash, [2] pending hash, [3] nodes hash
-# ARGV: [1] batch index, [2] node name ('' credits no node), [3] ttl
-# Returns: -1 already counted (a redelivery), 0 counted, 1 counted and the book is now complete.
-COMPLETE_BATCH = """
-local n = redis.call('HGET', KEYS[2], ARGV[1])
-if not n then return -1 end
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'chunks_stored', n)
-redis.call('HINCRBY', KEYS[1], 'batches_done', 1)
-if ARGV[2] ~= '' then
-  redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
-  redis.call('EXPIRE', KEYS[3], ARGV[3])
-end
-if redis.call('HLEN', KEYS[2]) == 0 then
-  redis.call('HINCRBY', KEYS[1], 'books_done', 1)
-  return 1
-end
-return 0
-"""
-
-# Decides once per source whether its book is cut with a fine tail (tasks/fetch.split_batches):
-# yes for the last book of the run to be cut, whose batches are the last to be queued, so the
-# run ends on short tasks and no embed process waits long for another's final batch. A retried
-# fetch gets the first answer again, so it cuts the same batches.
-# KEYS: [1] run hash, [2] cuts hash, [3] failures hash
-# ARGV: [1] source label, [2] ttl
-# Returns: 1 fine tail, 0 even batches.
-DECIDE_CUT = """
-local cut = redis.call('HGET', KEYS[2], ARGV[1])
-if cut then return tonumber(cut) end
-local total = tonumber(redis.call('HGET', KEYS[1], 'books_total') or '0')
--- Sources cut so far (this one included) and sources that failed; a source that failed after
--- its cut is counted twice, which at worst gives one more book a fine tail.
-local ended = redis.call('HLEN', KEYS[2]) + 1 + redis.call('HLEN', KEYS[3])
-cut = (total > 0 and ended >= total) and 1 or 0
-redis.call('HSET', KEYS[2], ARGV[1], cut)
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-return cut
-"""
-
-# Records a failed source once, however often the failure is reported. A book that failed
-# after registering gives up its queued chunks (chunks_dropped); one that failed before any chunk
-# was queued has ended its fetch (books_fetched).
-# KEYS: [1] run hash, [2] failures hash, [3] pending hash of the book (may not exist)
-# ARGV: [1] source label, [2] reason, [3] ttl, [4] '1' if the book had registered, else '0'
-# Returns: 1 if this call recorded the failure, 0 if it was already recorded.
-FAIL_SOURCE = """
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-if ARGV[4] == '1' then
-  local dropped = 0
-  for _, n in ipairs(redis.call('HVALS', KEYS[3])) do dropped = dropped + tonumber(n) end
-  redis.call('HINCRBY', KEYS[1], 'chunks_dropped', dropped)
-else
-  redis.call('HINCRBY', KEYS[1], 'books_fetched', 1)
-end
-redis.call('DEL', KEYS[3])
-redis.call('HINCRBY', KEYS[1], 'books_failed', 1)
-return 1
-"""
-
-
-# Records one chunk's context, or that it has none, once however often a task is redelivered.
-# KEYS: [1] run hash, [2] contexts hash, [3] context failures hash
-# ARGV: [1] chunk id, [2] 'ok' or 'failed', [3] the context or the reason, [4] ttl
-# Returns: 1 recorded, 0 the chunk already had an outcome.
-RECORD_CONTEXT = """
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 or redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
-  return 0
-end
-if ARGV[2] == 'ok' then
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
-  redis.call('HINCRBY', KEYS[1], 'contexts_done', 1)
-else
-  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
-  redis.call('EXPIRE', KEYS[3], ARGV[4])
-  redis.call('HINCRBY', KEYS[1], 'contexts_failed', 1)
-end
-return 1
-"""
 
 
 @dataclass(frozen=True)
@@ -265,10 +159,6 @@ class RunLedger:
     def count_submitted(self, n: int = 1) -> None:
         self.client.hincrby(self.key, "books_submitted", n)
 
-    def count_done_without_work(self) -> None:
-        """Count a book as landed that needed nothing stored (a duplicate source)."""
-        self.client.hincrby(self.key, "books_done", 1)
-
     def finish(self) -> None:
         self.client.hsetnx(self.key, "finished_at", time.time())
 
@@ -298,14 +188,43 @@ class RunLedger:
         batches: dict[int, int],
         stale_ids: list[str],
     ) -> Registration:
-        """Claim `book_id` for `label`; see REGISTER_BOOK."""
-        if stale_ids:
-            self.client.sadd(self.stale_key(book_id), *stale_ids)
-        args: list[Any] = [book_id, label, chunks_total, already_stored, RUN_TTL]
+        """Claim `book_id` for `label`; see REGISTER_BOOK (tasks/ledger_scripts.py).
+
+        A second source of a claimed book counts as fetched and done there, once, and adds no
+        stale ids: only the claiming source decides what its book no longer has.
+        """
+        args: list[Any] = [book_id, label, chunks_total, already_stored, RUN_TTL, len(batches)]
         for index, size in sorted(batches.items()):
             args += [index, size]
-        keys = [self.key, f"{self.key}:books", self.pending_key(book_id), self.stale_key(book_id)]
+        args += stale_ids
+        keys = [
+            self.key, f"{self.key}:books", self.pending_key(book_id), self.stale_key(book_id),
+            f"{self.key}:fetched",
+        ]
         return Registration(int(cast(int, self._register(keys=keys, args=args))))
+
+    def unfinished(self, labels: Iterable[str]) -> dict[str, str | None]:
+        """The sources among `labels` whose book has neither landed nor failed, each with the
+        book it claimed: None while its fetch has not ended, else a book with batches to store.
+
+        Their fetch sent again finishes them (ids are deterministic, upserts idempotent, and the
+        ledger counts what is sent again once): a fetch that ended re-sends only the missing
+        batches (Registration.RETRY).
+        """
+        wanted = list(labels)
+        failed = set(self.failures())
+        raw = cast(dict[Any, Any], self.client.hgetall(f"{self.key}:fetched"))
+        fetched = {_text(k): _text(v) for k, v in raw.items()}
+        owners = {_text(k): _text(v) for k, v in cast(
+            dict[Any, Any], self.client.hgetall(f"{self.key}:books")).items()}
+        out: dict[str, str | None] = {}
+        for label in wanted:
+            book = fetched.get(label)
+            if label in failed or (book is not None and owners.get(book) != label):
+                continue  # failed, or a second source of a book (done when it was refused)
+            if book is None or self.client.exists(self.pending_key(book)):
+                out[label] = book
+        return out
 
     def pending_batches(self, book_id: str) -> set[int]:
         """Batch indexes of `book_id` not yet stored (used when a fetch is retried)."""

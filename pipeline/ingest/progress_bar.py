@@ -50,6 +50,8 @@ class Report:
     warnings: list[str]
     interrupted: bool = False
     embed_limit: EndpointLimit | None = None
+    # Fetches sent again because the run stalled with work missing (pipeline/ingest/submission.py).
+    resent: int = 0
 
     @property
     def chunks_new(self) -> int:
@@ -79,6 +81,7 @@ class Report:
             "failures": self.failures,
             "warnings": self.warnings,
             "interrupted": self.interrupted,
+            "resent": self.resent,
             # --contextualize: chunks sent to the LLM, given a context, embedded without one.
             "contexts_wanted": s.contexts_wanted,
             "chunks_contextualized": s.contexts_done,
@@ -175,6 +178,12 @@ def print_summary(console: Console, report: Report) -> None:
         f"stored) in {report.seconds:.1f} s, {report.rate:.1f} chunks/s",
         highlight=False,
     )
+    if report.resent:
+        console.print(
+            f"Re-sent {report.resent} fetch(es) whose work stalled or was lost; ids are "
+            "deterministic, so nothing was stored twice",
+            highlight=False,
+        )
     if s.contexts_wanted:
         console.print(
             f"Contexts: {s.contexts_done} chunks contextualized by the LLM, "

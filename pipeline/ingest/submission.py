@@ -4,6 +4,14 @@ Redis holds a bounded amount of queued work however many books are asked for: a 
 only while fewer than `books_in_flight` books are between submission and landing, and fewer than
 `chunks_in_flight` chunks wait in Redis, counting each book not yet fetched at the average size of
 the books fetched so far. Local files are read only when their turn comes.
+
+A run heals itself: when its counters stop moving for a stall period (`stall_seconds`, a third
+of the visibility timeout and at most a minute) while books are outstanding, and the broker holds
+none of its messages (queued, or taken by a live worker), a message was lost (a Redis restart
+between kombu's pop and its unacked record, celery/kombu#305) or its worker vanished. The fetch
+of every unfinished source is sent again: ids are deterministic, upserts idempotent and the
+ledger counts once, so a fetch that already ended re-sends only its missing batches. After
+RESEND_ROUNDS re-sends without progress the unfinished sources fail with one line each.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from corpus.errors import CorpusError
 from corpus.sources import Source, read_local_file, resolve
 from pipeline.ingest.progress_bar import Report
 from pipeline.stack.broker import lost_broker
+from tasks import queues
+from tasks.celery_config import stall_seconds
 from tasks.ledger import RunLedger, Snapshot
 from tasks.messages import (
     TASK_NAMES,
@@ -38,6 +48,10 @@ from tasks.messages import (
 from tasks.settings import Settings
 
 POLL_SECONDS = 0.25
+# Re-sends in a row, each a stall period apart, before the unfinished sources fail.
+RESEND_ROUNDS = 3
+# How many messages of each queue are searched for the run's own (the oldest are at the end).
+QUEUE_SCAN = 10_000
 # What a lost Redis raises in the client once its retries are spent.
 BROKER_ERRORS = (redis.ConnectionError, redis.TimeoutError, OperationalError)
 CATALOG_PATH = "cache/epub/feeds/pg_catalog.csv"
@@ -119,8 +133,10 @@ class Submission:
             gutenberg_edition=cast(GutenbergEdition, settings.gutenberg_edition),
         )
         self.pending: deque[Source] = deque(plan.sources)
+        self.fetches: dict[str, Source] = {}
         self.submitted = 0
         self.failed_here = 0
+        self.stall = Stall(stall_seconds(settings))
 
     @property
     def run_id(self) -> str:
@@ -150,6 +166,7 @@ class Submission:
                 if self.fail_fast and snapshot.books_failed:
                     stopped = True
                     break
+                self._heal(snapshot)
                 time.sleep(POLL_SECONDS)
         except KeyboardInterrupt:
             interrupted = True
@@ -166,29 +183,67 @@ class Submission:
             failures=self.ledger.failures(),
             warnings=self.ledger.warnings(),
             interrupted=interrupted,
+            resent=self.stall.resent,
         )
 
     def _top_up(self, snapshot: Snapshot) -> None:
         room = Room.of(snapshot, self.submitted, self.failed_here, self.settings)
         while self.pending and room.has_space():
             source = self.pending.popleft()
-            data = None
-            if source.kind == "file":
-                try:
-                    data = self._read_file(source)
-                except CorpusError as exc:
-                    self._fail_here(source.label, str(exc))
-                    continue
-            message = FetchBook(
-                run_id=self.run_id,
-                source=SourceRef(kind=source.kind, ref=source.ref, label=source.label),
-                options=self.options,
-                data=data,
-            )
-            self.app.send_task(TASK_NAMES[FetchBook], **send_options(message))
+            try:
+                self._send_fetch(source)
+            except CorpusError as exc:
+                self._fail_here(source.label, str(exc))
+                continue
+            self.fetches[source.label] = source
             self.submitted += 1
             room.add_book()
             self.ledger.count_submitted()
+
+    def _send_fetch(self, source: Source) -> None:
+        """Send `source`'s fetch (again); raises CorpusError for a file that cannot be read."""
+        data = self._read_file(source) if source.kind == "file" else None
+        message = FetchBook(
+            run_id=self.run_id,
+            source=SourceRef(kind=source.kind, ref=source.ref, label=source.label),
+            options=self.options,
+            data=data,
+        )
+        self.app.send_task(TASK_NAMES[FetchBook], **send_options(message))
+
+    def _heal(self, snapshot: Snapshot) -> None:
+        """Re-send the fetches of unfinished sources once the run has stalled (module docstring)."""
+        now = time.monotonic()
+        if not self.stall.stalled(progress(snapshot, self.submitted), now):
+            return
+        unfinished = self.ledger.unfinished(self.fetches)
+        if not unfinished or self._in_broker():
+            # Nothing known missing, or its work is queued or running: waiting, not lost.
+            self.stall.waited(now)
+            return
+        if self.stall.rounds >= RESEND_ROUNDS:
+            reason = self.stall.give_up_reason()
+            for label, book in unfinished.items():
+                self.ledger.fail(label, f"{label}: {reason}", book)
+            return
+        for label in unfinished:
+            try:
+                self._send_fetch(self.fetches[label])
+            except CorpusError as exc:
+                self.ledger.fail(label, str(exc), unfinished[label])
+        self.stall.resend(len(unfinished), now)
+
+    def _in_broker(self) -> bool:
+        """True if a message of this run waits in a queue or is held by a live worker."""
+        marker = f"run={self.run_id}".encode()
+        client = self.ledger.client
+        for queue in queues.ALL:
+            items = cast(list[bytes], client.lrange(queue, 0, QUEUE_SCAN - 1))
+            if any(marker in item for item in items):
+                return True
+        inspect = self.app.control.inspect(timeout=1.0)
+        held = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+        return marker.decode() in repr(held)
 
     def _redis_address(self) -> str:
         kwargs = self.ledger.client.get_connection_kwargs()
@@ -204,6 +259,50 @@ class Submission:
     def _fail_here(self, label: str, message: str) -> None:
         if self.ledger.fail(label, message):
             self.failed_here += 1
+
+
+def progress(snapshot: Snapshot, submitted: int) -> tuple[object, ...]:
+    """What changes whenever any work of the run moves."""
+    return (submitted, *(getattr(snapshot, f) for f in PROGRESS_FIELDS))
+
+
+PROGRESS_FIELDS = (
+    "books_done", "books_failed", "books_fetched", "chunks_known", "chunks_stored",
+    "batches_done", "contexts_done", "contexts_failed", "embed_requests",
+)
+
+
+@dataclass
+class Stall:
+    """When the run last moved, and the re-sends made since (module docstring)."""
+
+    seconds: float
+    last: tuple[object, ...] = ()
+    moved_at: float = field(default_factory=time.monotonic)
+    rounds: int = 0
+    resent: int = 0
+
+    def stalled(self, state: tuple[object, ...], now: float) -> bool:
+        """True once `state` has not changed for `seconds`; a change starts the count again."""
+        if state != self.last:
+            self.last, self.moved_at, self.rounds = state, now, 0
+            return False
+        return now - self.moved_at >= self.seconds
+
+    def waited(self, now: float) -> None:
+        self.moved_at = now
+
+    def resend(self, fetches: int, now: float) -> None:
+        self.rounds += 1
+        self.resent += fetches
+        self.moved_at = now
+
+    def give_up_reason(self) -> str:
+        return (
+            f"no progress for {self.seconds:.0f} s after {self.rounds} re-sends of its missing "
+            "work; check that io and embed workers are running (ragmill status), then run the "
+            "same command again"
+        )
 
 
 @dataclass

@@ -131,3 +131,53 @@ def test_only_the_last_source_to_be_cut_gets_a_fine_tail_and_keeps_it_when_retri
 def test_without_a_known_total_no_book_gets_a_fine_tail(redis_url: str) -> None:
     ledger = RunLedger(redis.Redis.from_url(redis_url), f"test-{uuid.uuid4().hex[:8]}")
     assert not ledger.last_to_cut("84")
+
+
+def test_a_duplicate_source_sent_again_is_counted_fetched_and_done_once(ledger: RunLedger) -> None:
+    args = {"chunks_total": 2, "already_stored": 0, "batches": {0: 2}, "stale_ids": []}
+    ledger.register_book("84", "84", **args)
+    for _ in range(3):  # the duplicate's fetch redelivered, then re-sent by a stalled run
+        assert ledger.register_book("84", "./pg84.epub", **args) == -1
+    s = ledger.snapshot()
+    assert (s.books_fetched, s.books_done) == (2, 1)
+
+
+def test_a_second_source_of_a_book_never_marks_the_first_sources_chunks_stale(
+    ledger: RunLedger,
+) -> None:
+    # The text edition claims book 84 and stores batch 0; the EPUB edition, chunked otherwise,
+    # registers while the text is part-way through: from its view the text's fresh chunks are
+    # "stored but not mine". Before, those ids went into the stale set ahead of the DUPLICATE
+    # decision and were deleted when the text edition's last batch landed.
+    text_chunks = ["84:00000:aaa", "84:00001:bbb"]
+    ledger.register_book("84", "84", chunks_total=2, already_stored=0,
+                         batches={0: 1, 1: 1}, stale_ids=[])
+    ledger.complete_batch("84", 0)
+    assert ledger.register_book("84", "./pg84.epub", chunks_total=3, already_stored=0,
+                                batches={0: 3}, stale_ids=text_chunks) == -1
+    assert ledger.complete_batch("84", 1) == 1
+    assert ledger.take_stale("84") == []
+
+
+def test_the_claiming_source_still_marks_what_its_book_no_longer_has(ledger: RunLedger) -> None:
+    ledger.register_book("84", "84", chunks_total=1, already_stored=0, batches={0: 1},
+                         stale_ids=["84:00009:old"])
+    assert ledger.complete_batch("84", 0) == 1
+    assert ledger.take_stale("84") == ["84:00009:old"]
+
+
+def test_unfinished_sources_are_the_unfetched_and_the_books_with_batches_missing(
+    ledger: RunLedger,
+) -> None:
+    args = {"chunks_total": 2, "already_stored": 0, "batches": {0: 1, 1: 1}, "stale_ids": []}
+    ledger.register_book("84", "84", **args)  # one batch stored, one missing
+    ledger.complete_batch("84", 0)
+    ledger.register_book("11", "11", **args)  # landed
+    ledger.complete_batch("11", 0)
+    ledger.complete_batch("11", 1)
+    ledger.register_book("84", "./pg84.epub", **args)  # a duplicate: done
+    ledger.fail("404", "404: not on the mirror")  # failed
+    labels = ["84", "11", "./pg84.epub", "404", "1342"]  # 1342: its fetch never ended
+    assert ledger.unfinished(labels) == {"84": "84", "1342": None}
+    ledger.complete_batch("84", 1)
+    assert ledger.unfinished(labels) == {"1342": None}
