@@ -215,7 +215,7 @@ class Settings:
     # int8 ONNX: about twice fp32's speed and the same recall@5 on the bundled question set
     # (docs/performance.md); onnx (fp32) gives torch's vectors exactly.
     embed_backend: str = env("EMBED_BACKEND", "onnx-int8")
-    # The form of the ONNX model a backend runs (fp32-O2, int8-dynamic-per-channel, ...); empty
+    # The form of the ONNX model a backend runs (fp32, int8-static-openvino, ...); empty
     # for the backend's default. tasks/embedding/variants.py lists them.
     embed_variant: str = env("EMBED_VARIANT", "")
     embed_threads: int = env("EMBED_THREADS", 1)

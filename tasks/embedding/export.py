@@ -8,7 +8,6 @@ Each recipe writes into a scratch path and renames the finished file into place.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import sys
@@ -64,31 +63,6 @@ def _export_fp32(model: str, target: Path) -> None:
         raise
 
 
-def _fused(target: Path, out: Path) -> None:
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    config = json.loads((target / "config.json").read_text())
-    optimized = optimize_model(
-        str(target / FP32_FILE),
-        model_type="bert",
-        num_heads=int(config.get("num_attention_heads", 0)),
-        hidden_size=int(config.get("hidden_size", 0)),
-    )
-    optimized.save_model_to_file(str(out))
-
-
-def _sentence_transformers_level(level: str) -> Callable[[Path, Path], None]:
-    def make(target: Path, out: Path) -> None:
-        from sentence_transformers.backend import export_optimized_onnx_model
-
-        scratch = out.parent / f"{out.name}.dir"
-        export_optimized_onnx_model(_onnx_model(target), level, str(scratch))
-        os.replace(scratch / "onnx" / f"model_{level}.onnx", out)
-        shutil.rmtree(scratch, ignore_errors=True)
-
-    return make
-
-
 def _int8_dynamic(target: Path, out: Path) -> None:
     from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 
@@ -97,34 +71,6 @@ def _int8_dynamic(target: Path, out: Path) -> None:
     export_dynamic_quantized_onnx_model(_onnx_model(target), config, str(scratch))
     os.replace(scratch / "onnx" / f"model_qint8_{config}.onnx", out)
     shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _int8_dynamic_per_channel(target: Path, out: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(
-        target / FP32_FILE, out, per_channel=True, weight_type=QuantType.QInt8,
-        op_types_to_quantize=["MatMul"],
-    )
-
-
-def _int8_static_per_channel(target: Path, out: Path) -> None:
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-
-    quantize_static(
-        target / FP32_FILE,
-        out,
-        _CalibrationReader(target),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        # Only the matrix products: they are the time, and quantising the softmax and
-        # LayerNorm inputs costs accuracy for little speed.
-        op_types_to_quantize=["MatMul"],
-        calibrate_method=CalibrationMethod.MinMax,
-        extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
-    )
 
 
 def _int8_static_openvino(target: Path, out: Path) -> None:
@@ -161,16 +107,6 @@ def _calibration_feeds(target: Path) -> list[dict[str, Any]]:
 
     tokenizer = batch_tokenizer(target / "tokenizer.json", ModelLayout.read(target).max_tokens)
     return [_feed(tokenizer.encode(p)) for p in calibration_passages()]
-
-
-class _CalibrationReader:
-    """Feeds calibration passages one at a time (no padding to skew the activation ranges)."""
-
-    def __init__(self, target: Path) -> None:
-        self._feeds: Iterator[dict[str, Any]] = iter(_calibration_feeds(target))
-
-    def get_next(self) -> dict[str, Any] | None:
-        return next(self._feeds, None)
 
 
 def _feed(encoding: Any) -> dict[str, Any]:
@@ -218,13 +154,7 @@ def _scratch_file(target: Path, file: str) -> Iterator[Path]:
 
 
 RECIPES: dict[str, Callable[[Path, Path], None]] = {
-    "fused": _fused,
-    "O1": _sentence_transformers_level("O1"),
-    "O2": _sentence_transformers_level("O2"),
-    "O3": _sentence_transformers_level("O3"),
     "int8-dynamic": _int8_dynamic,
-    "int8-dynamic-per-channel": _int8_dynamic_per_channel,
-    "int8-static-per-channel": _int8_static_per_channel,
     "int8-static-openvino": _int8_static_openvino,
 }
 

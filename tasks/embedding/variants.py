@@ -1,8 +1,14 @@
-"""The ONNX files a model can be run as: full precision, fused graphs and int8 quantisations.
+"""The ONNX files a model can be run as: the forms ragmill ships.
 
 A variant names one file in the model's export cache and the recipe that makes it
 (tasks/embedding/export.py). Its name is what a collection records as the quantisation and
 optimisation its vectors were made with, so names are stable: a new recipe gets a new name.
+
+Shipped: fp32 (onnx's default), static int8 on OpenVINO in f32 or bf16 (onnx-int8's defaults,
+by CPU), and dynamic int8 for the instruction set, onnx-int8's earlier default, kept so the
+collections it made can still be read and written. Other forms that were measured (fused and
+optimised fp32 graphs, per-channel int8) gave nothing the shipped ones lack and are not made
+(docs/performance.md, "Variants").
 """
 
 from __future__ import annotations
@@ -74,37 +80,16 @@ def int8_file(config: str) -> str:
 
 
 def all_variants() -> dict[str, Variant]:
-    """Every variant ragmill can make, by name (the dynamic int8 one for this CPU's ISA)."""
+    """Every variant ragmill ships, by name (the dynamic int8 one for this CPU's ISA)."""
     isa = int8_config()
     rows = [
         FP32,
         Variant(
-            "fp32-fused", "onnx", "onnx/model_fused.onnx", "fused",
-            "float32, onnxruntime's BERT fusions (attention, GELU, LayerNorm) saved offline",
-        ),
-        *(
-            Variant(
-                f"fp32-{level}", "onnx", f"onnx/model_{level}.onnx", level,
-                f"float32, sentence-transformers' optimized export level {level}",
-            )
-            for level in ("O1", "O2", "O3")
-        ),
-        Variant(
             f"int8-dynamic-{isa}", "onnx-int8", int8_file(isa), "int8-dynamic",
             "dynamic int8 (sentence-transformers' quantisation config for this CPU), "
-            "one text per run so activations are quantised per text",
+            "one text per run so activations are quantised per text; onnx-int8's earlier "
+            "default, for the collections it made",
             rows_per_run=1,
-        ),
-        Variant(
-            "int8-dynamic-per-channel", "onnx-int8", "onnx/model_qint8_dynamic_pc.onnx",
-            "int8-dynamic-per-channel",
-            "dynamic int8, weights per output channel, activations quantised per text",
-            rows_per_run=1,
-        ),
-        Variant(
-            "int8-static-per-channel", "onnx-int8", "onnx/model_qint8_static_pc.onnx",
-            "int8-static-per-channel",
-            "static int8, weights per channel, activation ranges calibrated once on book text",
         ),
         Variant(
             "int8-static-openvino", "onnx-int8", OPENVINO_INT8_FILE, "int8-static-openvino",

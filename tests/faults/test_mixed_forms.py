@@ -18,7 +18,7 @@ from tests.faults.report import RecordProperty
 pytestmark = [pytest.mark.e2e]
 
 F32, BF16 = "int8-static-openvino", "int8-static-openvino-bf16"
-OTHER_FILE = "int8-dynamic-per-channel"
+OTHER_FILE = "int8-dynamic"
 LATE_BOOK = big_books({"2004": "1001"}, paragraphs=10)
 
 

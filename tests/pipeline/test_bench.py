@@ -45,7 +45,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]
             "--out",
             str(out),
         ],
-        {**os.environ, "EMBED_BACKEND": "onnx", "EMBED_VARIANT": "fp32-O1"},
+        {**os.environ, "EMBED_BACKEND": "onnx", "EMBED_VARIANT": "fp32"},
         timeout=600,
     )
     assert result.code == 0, result.stderr[-3000:]
@@ -151,11 +151,11 @@ def test_quality_and_batch_sizes_are_measured(bench_run: tuple[dict, str, str]) 
     assert sizes == [(32, "tokens"), (32, "characters")]
     assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"]
     assert data["model_cache"]["onnx_export"]
-    assert data["model_cache"]["onnx_variant"] == "fp32-O1"
+    assert data["model_cache"]["onnx_variant"] == "fp32"
     onnx_limits = [
         r for r in data["rows"] if r["run"].startswith("limit") and r["backend"] == "onnx"
     ]
-    assert onnx_limits and all("; fp32-O1;" in r["note"] for r in onnx_limits)
+    assert onnx_limits and all("; fp32;" in r["note"] for r in onnx_limits)
 
 
 def test_markdown_and_printed_table_agree(bench_run: tuple[dict, str, str]) -> None:

@@ -42,12 +42,12 @@ def test_the_function_uses_the_model_backend_and_variant_the_collection_records(
     })
     function = RagmillEmbeddingFunction.for_collection(recorded)
     assert (function.model, function.backend, function.variant) == (library.model, "torch", "")
-    per_channel = client.get_or_create_collection("recorded_per_channel", metadata={
+    static = client.get_or_create_collection("recorded_static", metadata={
         "ragmill:model": library.model, "ragmill:backend": "onnx-int8",
-        "ragmill:quantisation": "int8-dynamic-per-channel",
+        "ragmill:quantisation": "int8-static-openvino",
     })
-    assert RagmillEmbeddingFunction.for_collection(per_channel).variant == (
-        "int8-dynamic-per-channel"
+    assert RagmillEmbeddingFunction.for_collection(static).variant == (
+        "int8-static-openvino"
     )
     ingested = RagmillEmbeddingFunction.for_collection(client.get_collection(library.collection))
     assert (ingested.model, ingested.backend, ingested.variant) == (

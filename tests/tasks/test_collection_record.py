@@ -29,11 +29,14 @@ from tasks.collection_record import (
     write_record,
 )
 from tasks.embedding.embedder import Embedder
-from tasks.embedding.variants import default_variant
+from tasks.embedding.variants import default_variant, int8_config
 from tasks.settings import Settings, default_model
 from tasks.store import ChunkStore
 from tests.support.chunks import real_book_chunks
 from tests.support.servers import chroma_server
+
+# Another int8 file than the default's: dynamic int8 for this CPU, onnx-int8's earlier default.
+DYNAMIC = f"int8-dynamic-{int8_config()}"
 
 _names = itertools.count()
 
@@ -132,13 +135,13 @@ def test_another_variant_of_the_same_backend_is_refused_naming_the_variant(
 ) -> None:
     # A collection made by an older default (dynamic int8) is not silently extended by the new
     # one; the line says which EMBED_VARIANT carries on with it.
-    older = replace(settings, embed_backend="onnx-int8", embed_variant="int8-dynamic-per-channel")
+    older = replace(settings, embed_backend="onnx-int8", embed_variant=DYNAMIC)
     claim(store, older)
     with pytest.raises(RecordMismatch) as refused:
         claim(store, replace(settings, embed_backend="onnx-int8", embed_variant=""))
     message = str(refused.value)
     assert "quantisation differ" in message, message
-    assert "set EMBED_BACKEND=onnx-int8 EMBED_VARIANT=int8-dynamic-per-channel" in message
+    assert f"set EMBED_BACKEND=onnx-int8 EMBED_VARIANT={DYNAMIC}" in message
 
 
 def test_the_record_keeps_other_metadata(store: ChunkStore, settings: Settings) -> None:
@@ -183,9 +186,9 @@ def test_questions_follow_the_recorded_variant_not_the_configured_one(
     store: ChunkStore, settings: Settings
 ) -> None:
     claim(store, replace(settings, embed_backend="onnx-int8",
-                         embed_variant="int8-dynamic-per-channel"))
+                         embed_variant=DYNAMIC))
     reader = replace(settings, embed_backend="onnx-int8", embed_variant="")
-    assert recorded_form(store, reader) == ("onnx-int8", "int8-dynamic-per-channel")
+    assert recorded_form(store, reader) == ("onnx-int8", DYNAMIC)
 
 
 def test_a_collection_without_a_record_is_read_as_fp32_onnx(
@@ -234,7 +237,7 @@ def test_forms_that_differ_only_in_float_precision_share_a_collection(
     ("backend", "variant", "differing"),
     [
         ("onnx", "fp32", "backend, quantisation differ"),  # int8 weights against fp32 ones
-        ("onnx-int8", "int8-dynamic-per-channel", "quantisation differ"),  # another int8 file
+        ("onnx-int8", DYNAMIC, "quantisation differ"),  # another int8 file
         ("torch", "", "backend, quantisation differ"),
     ],
 )

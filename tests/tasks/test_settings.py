@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.embedding.variants import default_variant
+from tasks.embedding.variants import default_variant, int8_config
 from tasks.setting_checks import chroma_address, mask_url
 from tasks.settings import LLMSettings, Settings, SettingsError
 
@@ -76,11 +76,12 @@ def test_mask_url_hides_only_the_password() -> None:
 def test_an_embed_variant_must_be_one_of_its_backend_and_is_recorded() -> None:
     from tasks.collection_record import expected_record
 
-    with pytest.raises(SettingsError, match=r"^EMBED_VARIANT='fp32-O2' applies to EMBED_BACKEND"):
-        Settings.from_env({"EMBED_BACKEND": "torch", "EMBED_VARIANT": "fp32-O2"})
-    with pytest.raises(SettingsError, match=r"is not a variant of EMBED_BACKEND='onnx-int8'"):
-        Settings.from_env({"EMBED_BACKEND": "onnx-int8", "EMBED_VARIANT": "fp32-O2"})
-    optimized = Settings.from_env({"EMBED_BACKEND": "onnx", "EMBED_VARIANT": "fp32-O2"})
-    assert expected_record(optimized).quantisation == "fp32-O2"
+    static = "int8-static-openvino"
+    with pytest.raises(SettingsError, match=rf"^EMBED_VARIANT='{static}' applies to EMBED_BACKEND"):
+        Settings.from_env({"EMBED_BACKEND": "torch", "EMBED_VARIANT": static})
+    with pytest.raises(SettingsError, match=r"is not a variant of EMBED_BACKEND='onnx'"):
+        Settings.from_env({"EMBED_BACKEND": "onnx", "EMBED_VARIANT": static})
+    dynamic = Settings.from_env({"EMBED_BACKEND": "onnx-int8", "EMBED_VARIANT": "int8-dynamic"})
+    assert expected_record(dynamic).quantisation == f"int8-dynamic-{int8_config()}"
     assert expected_record(Settings.from_env({"EMBED_BACKEND": "onnx"})).quantisation == "fp32"
     assert expected_record(Settings.from_env({})).quantisation == default_variant("onnx-int8")
