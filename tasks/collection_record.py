@@ -40,6 +40,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from tasks.errors import TaskError
 from tasks.settings import EMBED_BACKENDS, ONNX_BACKENDS, Settings, default_model
 
 __all__ = [
@@ -66,7 +67,7 @@ VECTOR_SPACE = ("model_fingerprint", "backend", "quantisation", "dimension", "no
 _NOT_MODEL = ("onnx", "openvino", ".git", "__pycache__")
 
 
-class RecordMismatch(ValueError):
+class RecordMismatch(TaskError, ValueError):
     """A collection's vectors were made otherwise than this process would make them."""
 
 
