@@ -235,7 +235,8 @@ class Submission:
 
     def _in_broker(self) -> bool:
         """True if a message of this run waits in a queue or is held by a live worker."""
-        marker = f"run={self.run_id}".encode()
+        # A queued message names the run in its headers (kwargsrepr); a held one in its kwargs.
+        marker = self.run_id.encode()
         client = self.ledger.client
         for queue in queues.ALL:
             items = cast(list[bytes], client.lrange(queue, 0, QUEUE_SCAN - 1))
@@ -243,7 +244,7 @@ class Submission:
                 return True
         inspect = self.app.control.inspect(timeout=1.0)
         held = [inspect.active(), inspect.reserved(), inspect.scheduled()]
-        return marker.decode() in repr(held)
+        return self.run_id in repr(held)
 
     def _redis_address(self) -> str:
         kwargs = self.ledger.client.get_connection_kwargs()

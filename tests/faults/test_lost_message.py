@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import cast
 
 import pytest
 
@@ -32,7 +33,7 @@ def test_a_lost_embed_message_is_sent_again_and_the_run_completes(
     with ingest_in_background(cluster) as ingest:
         # No embed worker yet: the run's batches wait in the embed queue, and one is lost.
         wait_for(lambda: client.llen("embed") >= 10, 90, "embed batches queued")
-        lost = json.loads(client.rpop("embed") or b"{}")
+        lost = json.loads(cast(bytes, client.rpop("embed")))
         what = lost["headers"]["kwargsrepr"]
         assert f"run={ingest.run}" in what
         started = time.monotonic()
