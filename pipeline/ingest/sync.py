@@ -214,8 +214,7 @@ def sync_folders(
         result = SyncResult(plan_sync(folders, store.collection), dry_run=False)
         plan = result.plan
         for move in plan.moved:
-            result.moved_chunks += repoint(store.collection, move)
-            lock.renew()
+            result.moved_chunks += repoint(store.collection, move, lock.renew)
         if plan.to_ingest:
             ingest_files(target, settings, result, lock, on_progress)
         for local in plan.touched:
@@ -244,16 +243,24 @@ def ingest_files(
     result.report = submission.run(progress)
     result.run_id = submission.run_id
     result.embedded, result.reused = reuse.totals(target.client, submission.run_id)
-    books = target.client.hgetall(f"{PREFIX}:{submission.run_id}:books")
-    landed = {_text(label): _text(book) for book, label in books.items()}
-    failed = result.report.failures
+    landed = landed_books(submission)
     collection = ChunkStore.connect(target.chroma_url, settings.collection).collection
     for local in files:
         sent = submission.sent.get(local.label)
-        if sent is None or local.label in failed or local.label not in landed:
-            continue
-        stamp(collection, landed[local.label], sent)
-        lock.renew()
+        if sent is not None and local.label in landed:
+            stamp(collection, landed[local.label], sent, lock.renew)
+
+
+def landed_books(submission: Submission) -> dict[str, str]:
+    """Source label -> book id of the run's files whose every chunk is stored: an interrupted
+    run's half-stored book is not stamped, so the next sync ingests it again."""
+    ledger = submission.ledger
+    owners = ledger.client.hgetall(f"{PREFIX}:{submission.run_id}:books")
+    failed = ledger.failures()
+    return {
+        _text(label): _text(book) for book, label in owners.items()
+        if _text(label) not in failed and not ledger.pending_batches(_text(book))
+    }
 
 
 def remove_gone(collection: Any, result: SyncResult) -> None:

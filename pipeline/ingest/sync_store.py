@@ -11,7 +11,7 @@ wrote, not put in its place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,12 @@ PATH, HASH, SIZE, MTIME, SYNCED = (
 )
 # Chunks per Chroma request when re-pointing or stamping (well below Chroma's batch limit).
 PAGE = 1000
+# Called after each page written: a sync renews its lock there, so a book of any size keeps it.
+Callback = Callable[[], None]
+
+
+def _nothing() -> None:
+    pass
 
 
 def stored_sources(collection: Any, folders: Sequence[Path]) -> dict[str, StoredSource]:
@@ -59,7 +65,7 @@ def first_chunk_last(ids: list[str], metadatas: list[Any]) -> list[int]:
     return sorted(range(len(ids)), key=lambda i: (metadatas[i] or {}).get("position") == 0)
 
 
-def stamp(collection: Any, book_id: str, local: LocalFile) -> int:
+def stamp(collection: Any, book_id: str, local: LocalFile, on_page: Callback = _nothing) -> int:
     """Stamp every chunk of `book_id` as coming from `local`; drop chunks of the same path with
     older content (a changed file read as another book). Returns the chunks stamped."""
     got = collection.get(where={"book_id": book_id}, include=["metadatas"])
@@ -69,6 +75,7 @@ def stamp(collection: Any, book_id: str, local: LocalFile) -> int:
     for start in range(0, len(order), PAGE):
         page = order[start:start + PAGE]
         collection.update(ids=page, metadatas=[mark] * len(page))
+        on_page()
     collection.delete(where={"$and": [{PATH: local.path}, {HASH: {"$ne": local.content_hash}}]})
     return len(ids)
 
@@ -91,7 +98,7 @@ def moved_book_id(old: StoredSource, new: LocalFile) -> str:
     return old.book_id
 
 
-def repoint(collection: Any, move: Move) -> int:
+def repoint(collection: Any, move: Move, on_page: Callback = _nothing) -> int:
     """Move a stored file's chunks to its new path: same vectors and texts, new ids when the
     book id follows the path, new source metadata. Nothing is embedded. Returns the chunks."""
     old, new = move.old, move.new
@@ -115,6 +122,7 @@ def repoint(collection: Any, move: Move) -> int:
             documents=[got["documents"][i] for i in part],
             metadatas=new_meta[start:start + PAGE],
         )
+        on_page()
     stale = sorted(set(ids) - set(new_ids))
     for start in range(0, len(stale), PAGE):
         collection.delete(ids=stale[start:start + PAGE])

@@ -10,10 +10,13 @@ counted.
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from corpus.book import local_book_id, prepare_book
 from corpus.chunking import ChunkConfig
@@ -22,6 +25,8 @@ from tasks.settings import default_model
 from tasks.store import ChunkStore
 from tests.conftest import Cluster, Result, run_cli
 from tests.support.books import body
+from tests.support.cli import RAGMILL
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -188,8 +193,6 @@ def test_a_bad_file_is_one_line_and_the_rest_lands(
 def test_a_second_sync_of_one_collection_is_refused_in_one_line(
     cluster: Cluster, collection: str, tmp_path: Path
 ) -> None:
-    import redis
-
     (tmp_path / "a.txt").write_text(body("1001", 3))
     client = redis.Redis.from_url(cluster.redis_url)
     # What a running sync holds: the collection's lock, with a TTL.
@@ -209,3 +212,34 @@ def test_a_folder_that_does_not_exist_is_one_line(cluster: Cluster, tmp_path: Pa
     assert result.code == 2
     assert result.stderr.strip() == f"error: {tmp_path / 'nowhere'}: no such folder; sync takes " \
         "folders of books"
+
+
+def test_an_interrupted_sync_removes_nothing_and_the_next_run_finishes_it(
+    cluster: Cluster, collection: str, tmp_path: Path
+) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "old.txt").write_text(body("1001", 4, seed=11))
+    assert sync(cluster, collection, str(library)).code == 0
+    store = ChunkStore.connect(cluster.chroma_url, collection)
+    old = local_book_id("old.txt", str((library / "old.txt").resolve()))
+    (library / "old.txt").unlink()
+    shutil.copy(CORPUS / "pg31894.txt", library / "pg31894.txt")  # about 100 chunks
+
+    client = redis.Redis.from_url(cluster.redis_url)
+    runs = set(client.zrange("ragmill:runs", 0, -1))
+    process = subprocess.Popen(
+        [RAGMILL, "sync", "--no-progress", "--collection", collection, str(library)],
+        env=cluster.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    wait_for(lambda: set(client.zrange("ragmill:runs", 0, -1)) - runs, 60, "the sync's run")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "nothing was removed" in stderr
+    assert old in book_ids(store)  # the removal waits for a sync that finishes
+
+    again = summary(sync(cluster, collection, str(library)))
+    assert (again["added"], again["removed"]) == (1, 1), again
+    assert set(store.all_ids()) == expected_ids(library)
+    assert summary(sync(cluster, collection, str(library)))["unchanged"] == 1
