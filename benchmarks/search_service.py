@@ -10,6 +10,12 @@ one book, and `ask` without an LLM configured (its retrieval part: the same sear
 `ask` answers). It prints p50/p99 latency, requests per second and the CPU each request cost the
 service and the Chroma server, as JSON.
 
+    python -m benchmarks.search_service --cold --clients 8 --requests 200 [--root DIR ...]
+
+With --cold nothing is warmed by the benchmark: for each checkout given (an older commit
+exported with `git archive`, then this one), a fresh Chroma server and service start on the same
+collection, and the first searches are sent the moment /health answers.
+
 The clients are threads of this process, never of the service's, each with one keep-alive
 connection (the standard library's http.client, the lightest client there is, so that the
 clients' own CPU takes as little as possible of the cores the service shares with them).
@@ -34,6 +40,7 @@ import numpy as np
 import requests
 
 from pipeline.bench.cpu_account import cpu_seconds
+from pipeline.bench.probe import rss_mb
 from pipeline.stack.local import service_env
 from pipeline.stack.processes import Service, free_port, spawn, wait_until
 from pipeline.stack.service import serve_argv
@@ -160,6 +167,78 @@ def run(chunks: int, clients: list[int], total: int, k: int) -> dict[str, Any]:
             chroma.stop(grace=10)
 
 
+Started = tuple[Service, Service, int, float]
+
+
+def start_service(root: Path, env: dict[str, str], chroma_dir: Path) -> Started:
+    """A fresh Chroma server on `chroma_dir` and a service run from the checkout at `root`;
+    returns both, the service's port and the seconds until /health answered."""
+    chroma, chroma_url = start_chroma(chroma_dir, chroma_dir.parent, env)
+    port = free_port()
+    # PYTHONPATH comes before the installed ragmill, so the service runs `root`'s code.
+    served = {**env, "CHROMA_URL": chroma_url, "RAGMILL_COLLECTION": "bench",
+              "PYTHONPATH": os.pathsep.join([str(root), env.get("PYTHONPATH", "")])}
+    started = time.perf_counter()
+    serve = spawn("serve", serve_argv("127.0.0.1", port), env=served,
+                  log_path=chroma_dir.parent / f"serve-{port}.log")
+    try:
+        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok,
+                   service=serve, timeout=120, what="answering /health")
+    except BaseException:
+        serve.stop(grace=10)
+        chroma.stop(grace=10)
+        raise
+    return chroma, serve, port, time.perf_counter() - started
+
+
+def disk_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def cold(chunks: int, clients: int, total: int, k: int, roots: list[Path]) -> dict[str, Any]:
+    """For each checkout in `roots`: a freshly started Chroma server and service, and the
+    latency of the first `total` searches sent by `clients` clients the moment /health answered
+    (then the same searches again, warm). The files stay in the page cache between runs."""
+    with tempfile.TemporaryDirectory(prefix="ragmill-serve-cold-") as tmp:
+        root_dir = Path(tmp)
+        env = service_env(root_dir)
+        for name in ("LLM_BASE_URL", "LLM_MODEL", "RAGMILL_SERVE_TOKEN"):
+            env.pop(name, None)
+        chroma_dir = root_dir / "chroma"
+        chroma, chroma_url = start_chroma(chroma_dir, root_dir, env)
+        try:
+            from tasks.collection_record import claim
+            from tasks.embedding import Embedder
+            from tasks.settings import Settings
+
+            settings = Settings.from_env()
+            dimension = Embedder(settings.model, backend=settings.embed_backend).dimension
+            store = ChunkStore.connect(chroma_url, "bench")
+            claim(store, settings)
+            fill(store, chunks, dimension)
+        finally:
+            chroma.stop(grace=10)
+        path, params = requests_to_measure(total, k)["search"]
+        found: dict[str, Any] = {"chunks": chunks, "clients": clients, "k": k}
+        for root in roots:
+            chroma, serve, port, ready = start_service(root, env, chroma_dir)
+            try:
+                found[str(root)] = {
+                    "health_s": round(ready, 1),
+                    # One request a client, all at once: what the very first users meet.
+                    "first_wave": measure(port, path, params[-clients:], clients),
+                    "first": measure(port, path, params, clients),
+                    "again": measure(port, path, params, clients),
+                    "chroma_rss_mb": round(rss_mb(chroma.pid), 1),
+                    "chroma_disk_mb": round(disk_mb(chroma_dir), 1),
+                }
+            finally:
+                serve.stop(grace=10)
+                chroma.stop(grace=10)
+        found["load_average"] = os.getloadavg()[0]
+        return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.search_service")
     parser.add_argument("--chunks", type=int, default=10_000)
@@ -167,8 +246,18 @@ def main() -> None:
                         help="Concurrent clients, or several counts separated by commas.")
     parser.add_argument("--requests", type=int, default=800, help="Requests per measurement.")
     parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--cold", action="store_true",
+                        help="Time the first requests after /health answered, on fresh servers.")
+    parser.add_argument("--root", type=Path, action="append",
+                        help="With --cold: a checkout whose service to start (repeatable; "
+                             "default this one), e.g. an export of an older commit.")
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
+    if args.cold:
+        roots = args.root or [Path(__file__).resolve().parents[1]]
+        print(json.dumps(cold(args.chunks, max(clients), args.requests, args.k, roots),
+                         indent=2))
+        return
     print(json.dumps(run(args.chunks, clients, args.requests, args.k), indent=2))
 
 

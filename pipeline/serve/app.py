@@ -6,7 +6,7 @@
     GET /api/ask?...            the JSON of `ragmill ask --json` (same parameters)
     GET /api/books?collection=  the JSON of `ragmill books --json`
     GET /api/collections        the JSON of `ragmill collections --json`
-    GET /health                 200 once the model is loaded
+    GET /health                 200 once the model is loaded and a first search has run
     GET /                       the page; /docs is the OpenAPI page
 
 Every error is one line of JSON, {"error": "..."}: 400 for a request that cannot be right, 401
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -72,6 +72,16 @@ class Libraries:
                     check_reader(other.store, other.settings)
                 self._checked.add(collection)
             return other
+
+
+def warm_up(library: Library) -> None:
+    """Load what a first search needs before /health says ready, so the first searches are
+    as fast as later ones: the model, then one search through it and Chroma, which reads the
+    collection record and has Chroma load the collection's index. The collection may not exist
+    yet (a fresh `ragmill up`): searches answer 404 until an ingest creates it."""
+    library.embedder  # noqa: B018 - loads the model
+    with suppress(UnknownCollection):
+        library.search("warm-up", k=1)
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -128,10 +138,7 @@ def create_app(library: Library, *, token: str | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Load the model before the first request is accepted, so /health answering means
-        # searches are fast. The collection may not exist yet (a fresh `ragmill up`): searches
-        # answer 404 until an ingest creates it.
-        await run_in_threadpool(lambda: library.embedder)
+        await run_in_threadpool(warm_up, library)
         yield
 
     app = FastAPI(title="ragmill", summary="Search and ask the books ragmill ingested.",
@@ -160,7 +167,8 @@ def create_app(library: Library, *, token: str | None = None) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        """200 once the model is loaded (the service accepts requests only then)."""
+        """200 once the model is loaded and a warm-up search has run (the service accepts
+        requests only then)."""
         return {"status": "ok", "collection": library.collection,
                 "model": library.embedder.model_name, "backend": library.embedder.backend,
                 # The settings that make a question's vector: `ragmill query` sends its
@@ -183,10 +191,6 @@ def create_app(library: Library, *, token: str | None = None) -> FastAPI:
         an LLM configured, answer null and the closest passages."""
         chosen = libraries.get(params.pop("collection"))
         question, k = params.pop("question"), params.pop("k")
-        if not chosen.settings.llm.configured:
-            found = chosen.search(question, k, **params)
-            return JSONResponse({"question": question, "answer": None,
-                                 "sources": [r.as_dict() for r in found]})
         return JSONResponse(chosen.ask(question, k, **params).as_dict())
 
     @app.get("/api/books")
