@@ -74,6 +74,15 @@ def test_watch_syncs_a_dropped_file_survives_a_restart_and_stops_on_sigterm(
         (folder / "roses.txt").write_text(body("1002", 6, seed=6))
         dropped = watcher.next_line()
         assert "Synced: 1 added" in dropped and "1 unchanged" in dropped, dropped
+        # A burst of files is gathered into one sync.
+        shelf = folder / "shelf"
+        shelf.mkdir()
+        for n in range(40):
+            (shelf / f"note-{n:02d}.txt").write_text(f"Note {n}: the lighthouse keeper's log.")
+        burst = watcher.next_line()
+        assert "Synced: 40 added" in burst and "2 unchanged" in burst, burst
+        with pytest.raises(queue.Empty):
+            watcher.lines.get(timeout=3)
         assert watcher.stop() in (0, 130)
 
     found = run_cli(["query", "damask roses in a walled garden", "-k", "1", "--json",
@@ -87,6 +96,6 @@ def test_watch_syncs_a_dropped_file_survives_a_restart_and_stops_on_sigterm(
     (folder / "whales.txt").unlink()
     with watching(cluster, collection, folder) as watcher:
         again = watcher.next_line()
-        assert "0 added, 0 changed, 0 moved, 1 removed, 1 unchanged" in again, again
+        assert "0 added, 0 changed, 0 moved, 1 removed, 41 unchanged" in again, again
         assert watcher.stop() in (0, 130)
-    assert {str(m["book_id"]).split("-")[0] for m in store.metadatas()} == {"roses"}
+    assert {str(m["book_id"]).split("-")[0] for m in store.metadatas()} == {"roses", "note"}
