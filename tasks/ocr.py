@@ -32,6 +32,9 @@ from tasks.messages import FetchBook, RunMessage, WireBytes, send_options, to_wi
 __all__ = ["PAGE_TTL", "OcrPage", "PagesQueued", "for_run", "read_pages"]
 
 PAGE_TTL = 7 * 24 * 3600
+# A failure is remembered only long enough for the fetch it ends to read it: a re-run tries the
+# page again (a machine without the language pack, a page that was merely slow).
+ERROR_TTL = 3600
 KEY_PREFIX = "ragmill:ocr"
 SETTINGS = OcrSettings()
 _RUN: ContextVar[tuple[RunLedger, FetchBook] | None] = ContextVar("ocr_run", default=None)
@@ -51,7 +54,7 @@ class OcrPage(RunMessage):
 
 
 def page_key(digest: str, language: str, page: int) -> str:
-    return f"{KEY_PREFIX}:{digest}:{language}:{SETTINGS.dpi}:{page}"
+    return f"{KEY_PREFIX}:{digest}:{language}:{SETTINGS.dpi or 'scan'}:{page}"
 
 
 class OcrTask(RunTask):
@@ -77,7 +80,7 @@ def ocr_page_task(self: OcrTask, message: OcrPage) -> dict[str, Any]:
 
 def read_one(data: bytes, name: str, page: int, language: str) -> dict[str, str]:
     """{"text": ...} or {"error": one line}; a timeout is retried once."""
-    settings = OcrSettings(language=language, dpi=SETTINGS.dpi)
+    settings = OcrSettings(language=language)
     for attempt in (1, 2):
         try:
             return {"text": ocr_page(data, name=name, page=page, settings=settings)}
@@ -91,7 +94,8 @@ def read_one(data: bytes, name: str, page: int, language: str) -> dict[str, str]
 
 def _store(message: OcrPage, entry: dict[str, str]) -> None:
     key = page_key(message.digest, message.language, message.page)
-    resources.redis_client().set(key, json.dumps(entry), ex=PAGE_TTL)
+    ttl = ERROR_TTL if "error" in entry else PAGE_TTL
+    resources.redis_client().set(key, json.dumps(entry), ex=ttl)
 
 
 @contextmanager

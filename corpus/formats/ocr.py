@@ -19,8 +19,10 @@ from PIL import Image
 
 from corpus.errors import DecodeError, NoTextLayer
 from corpus.formats.images import DEFAULT_MAX_PIXELS, check_pixels, decode_page_image
+from corpus.formats.ocr_language import guess_language
 
 __all__ = [
+    "AUTO",
     "DEFAULT_DPI",
     "DEFAULT_LANGUAGE",
     "DEFAULT_TIMEOUT",
@@ -31,10 +33,14 @@ __all__ = [
     "tessdata_dir",
 ]
 
-# Measured in docs/formats.md: 300 dpi reads a poor scan markedly better than 200 for about
-# the same time on a clean page, the resolution Tesseract's own documentation asks for.
-DEFAULT_DPI = 300
+# A scanned page is rendered at its image's own resolution, within these bounds: measured in
+# docs/formats.md, resampling a 150-dpi scan up to 200 or 300 dpi multiplies its error rate by
+# four to six (its noise is enlarged with its letters), and a 300-dpi scan reads no better above
+# 300. Below 150 dpi body text gets too small for Tesseract, so such scans are enlarged.
+MIN_DPI, DEFAULT_DPI = 150, 300
 DEFAULT_LANGUAGE = "eng"
+# Read in English, then again in German, French, Italian, Spanish or Dutch when the page is.
+AUTO = "auto"
 # A book page takes 2-4 s on one core; a page still running after this is pathological.
 DEFAULT_TIMEOUT = 60.0
 _TESSDATA_DIRS = (
@@ -53,10 +59,14 @@ class OcrTimeout(DecodeError):
 
 @dataclass(frozen=True)
 class OcrSettings:
-    """How pages are read: Tesseract languages ("eng", "deu+eng"), resolution, limits."""
+    """How pages are read: Tesseract languages ("eng", "deu+eng"), resolution, limits.
 
-    language: str = DEFAULT_LANGUAGE
-    dpi: int = DEFAULT_DPI
+    ``dpi`` None renders a PDF page at its scanned image's resolution (MIN_DPI to DEFAULT_DPI);
+    a number renders every page at that resolution (the benchmark compares them).
+    """
+
+    language: str = AUTO
+    dpi: int | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     timeout: float = DEFAULT_TIMEOUT
 
@@ -94,41 +104,73 @@ def ocr_page(data: bytes, *, name: str, page: int, settings: OcrSettings) -> str
     Raises DocumentTooLarge for a page over the pixel limit (checked before decoding),
     OcrTimeout past the time limit, NoTextLayer when Tesseract is missing.
     """
-    image = _page_image(data, name, page, settings)
-    api = _engine(settings.language)
+    image, dpi = _page_image(data, name, page, settings)
+    if settings.language != AUTO:
+        return _recognise(image, dpi, settings.language, settings.timeout, f"{name}: page {page}")
+    # Read in English, and again in the page's language when its words say it is another.
+    text = _recognise(image, dpi, DEFAULT_LANGUAGE, settings.timeout, f"{name}: page {page}")
+    language = guess_language(text)
+    if language is None or ocr_unavailable(language) is not None:
+        return text
+    return _recognise(image, dpi, language, settings.timeout, f"{name}: page {page}")
+
+
+def _recognise(image: Image.Image, dpi: int, language: str, timeout: float, where: str) -> str:
+    api = _engine(language)
     api.SetImage(image)
-    api.SetSourceResolution(settings.dpi)
-    if not api.Recognize(timeout=int(settings.timeout * 1000)):
+    if dpi:
+        api.SetSourceResolution(dpi)
+    try:
+        if not api.Recognize(timeout=int(timeout * 1000)):
+            raise OcrTimeout(
+                f"{where}: OCR ran past its {timeout:g} s limit; check that the page is a scan "
+                "of text (a photo or a dense drawing reads slowly)"
+            )
+        text: str = api.GetUTF8Text()
+        return text
+    finally:
         api.Clear()
-        raise OcrTimeout(
-            f"{name}: page {page}: OCR ran past its {settings.timeout:g} s limit; "
-            "check the scan or raise RAGMILL_OCR_TIMEOUT"
-        )
-    text: str = api.GetUTF8Text()
-    api.Clear()
-    return text
 
 
-def _page_image(data: bytes, name: str, page: int, settings: OcrSettings) -> Image.Image:
+def _page_image(
+    data: bytes, name: str, page: int, settings: OcrSettings
+) -> tuple[Image.Image, int]:
+    """The page as an 8-bit grey image, and its resolution (0 when an image file has none)."""
     if not data.startswith(b"%PDF"):
-        return decode_page_image(data, name, page, settings.max_pixels)
+        image = decode_page_image(data, name, page, settings.max_pixels)
+        return image, int(image.info.get("dpi", (0, 0))[0])
     import pypdfium2 as pdfium
 
     document = pdfium.PdfDocument(data)
     try:
         pdf_page = document[0]
-        scale = settings.dpi / _PDF_POINTS_PER_INCH
+        dpi = settings.dpi or _scan_dpi(pdf_page, name, page, settings.max_pixels)
+        scale = dpi / _PDF_POINTS_PER_INCH
         width, height = pdf_page.get_size()
         check_pixels(width * scale, height * scale, name, page, settings.max_pixels)
-        # An image inside the page may be far larger than the page rendered; PDFium decodes it
-        # whole, so its size, read from its dictionary, is checked as well.
-        for item in pdf_page.get_objects(filter=(pdfium.raw.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
-            image_width, image_height = item.get_px_size()
-            check_pixels(image_width, image_height, name, page, settings.max_pixels)
         bitmap = pdf_page.render(scale=scale, grayscale=True)
-        return bitmap.to_pil().convert("L")
+        return bitmap.to_pil().convert("L"), dpi
     finally:
         document.close()
+
+
+def _scan_dpi(pdf_page: Any, name: str, page: int, max_pixels: int) -> int:
+    """The resolution of the page's largest image as placed on the page, within bounds.
+
+    Each image's size is read from its dictionary and checked against the pixel limit first:
+    PDFium decodes an image whole however small the page shows it.
+    """
+    import pypdfium2 as pdfium
+
+    best, dpi = 0, DEFAULT_DPI
+    for item in pdf_page.get_objects(filter=(pdfium.raw.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
+        pixels_wide, pixels_high = item.get_px_size()
+        check_pixels(pixels_wide, pixels_high, name, page, max_pixels)
+        left, _, right, _ = item.get_bounds()
+        if pixels_wide * pixels_high > best and right > left:
+            best = pixels_wide * pixels_high
+            dpi = round(pixels_wide / ((right - left) / _PDF_POINTS_PER_INCH))
+    return max(MIN_DPI, min(DEFAULT_DPI, dpi))
 
 
 @cache

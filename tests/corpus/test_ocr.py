@@ -12,6 +12,7 @@ import pickle
 import random
 import struct
 import zlib
+from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
@@ -21,6 +22,7 @@ from corpus.errors import DecodeError, DocumentTooLarge
 from corpus.formats.document import Document
 from corpus.formats.extract import extract_document
 from corpus.formats.ocr import OcrSettings, OcrTimeout, ocr_page, ocr_unavailable
+from corpus.formats.ocr_language import guess_language
 from corpus.formats.ocr_pages import OcrPlan, PagesNeedOcr, ocr_plan
 from tests.corpus.formats.builders import pdf as text_pdf
 
@@ -51,10 +53,13 @@ PAGES = [
 ]
 
 
-def page_image(lines: list[str], *, dpi: int = DPI) -> Image.Image:
-    """A small white page (5 x 2.5 inches) with ``lines`` set in 12-point type."""
-    image = Image.new("L", (5 * dpi, dpi * 5 // 2), 255)
-    font = ImageFont.load_default(size=12 * dpi // 72)
+def page_image(lines: list[str], *, dpi: int = DPI, font_file: Path | None = None) -> Image.Image:
+    """A small white page (5 inches wide, 2.5 or more high) with ``lines`` in 12-point type
+    (Pillow's own font, which has no accented letters, unless ``font_file`` is given)."""
+    height = max(dpi * 5 // 2, dpi * (len(lines) + 3) // 4)
+    image = Image.new("L", (5 * dpi, height), 255)
+    size = 12 * dpi // 72
+    font = ImageFont.truetype(font_file, size) if font_file else ImageFont.load_default(size)
     draw = ImageDraw.Draw(image)
     for index, line in enumerate(lines):
         draw.text((dpi // 3, dpi // 3 + index * 18 * dpi // 72), line, fill=0, font=font)
@@ -123,9 +128,9 @@ def test_a_mixed_pdf_reads_its_text_pages_and_ocrs_only_its_scans() -> None:
 
 def test_pages_already_read_are_not_read_again_and_the_request_crosses_processes() -> None:
     data = scanned_book()
-    with ocr_plan(OcrPlan(texts={1: "known one", 3: "known three"}, inline=False)):
-        with pytest.raises(PagesNeedOcr) as need:
-            extract_document(data, "scan.pdf")
+    known = OcrPlan(texts={1: "known one", 3: "known three"}, inline=False)
+    with ocr_plan(known), pytest.raises(PagesNeedOcr) as need:
+        extract_document(data, "scan.pdf")
     request = pickle.loads(pickle.dumps(need.value))
     assert sorted(request.pages) == [2] and request.name == "scan.pdf"
     assert request.pages[2].startswith(b"%PDF")  # the page alone, as a PDF of its own
@@ -192,3 +197,47 @@ def test_a_page_past_its_time_limit_is_reported_with_its_page() -> None:
 def test_an_image_over_the_set_limit_names_its_size() -> None:
     with pytest.raises(DocumentTooLarge, match=r"^big\.png: page 1 would decode to 10000x10000 "):
         extract_document(png_header_only(10_000, 10_000), "big.png")
+
+
+GERMAN = [
+    "Der alte Müller ging am frühen Morgen über die",
+    "Brücke und sah, dass das Wasser nicht mehr so",
+    "hoch stand wie in der Nacht. Er war froh, denn",
+    "die Mühle hatte den Sturm gut überstanden, und",
+    "auch die Hühner im Hof waren wohlauf. Nach dem",
+    "Frühstück schrieb er einen Brief an seine",
+    "Schwester in München, die sich um ihn sorgte,",
+    "und erzählte ihr von den großen Wellen am Ufer.",
+]
+
+
+# A font with umlauts (Debian's fonts-dejavu-core or fonts-liberation).
+SERIF_FONTS = [Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"),
+               Path("/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf")]
+
+
+def test_a_german_page_is_read_again_with_the_german_model() -> None:
+    if ocr_unavailable("deu") is not None:
+        pytest.skip(f"no German language pack: {ocr_unavailable('deu')}")
+    font = next((f for f in SERIF_FONTS if f.is_file()), None)
+    if font is None:
+        pytest.skip("no font with umlauts: apt-get install fonts-dejavu-core")
+    page = image_pdf([page_image(GERMAN, font_file=font)])
+    english_only = ocr_page(page, name="brief.pdf", page=1, settings=OcrSettings(language="eng"))
+    assert guess_language(english_only) == "deu"
+    text = ocr_page(page, name="brief.pdf", page=1, settings=OcrSettings())
+    assert cer(text, " ".join(GERMAN)) < MAX_CER
+    assert cer(text, " ".join(GERMAN)) < cer(english_only, " ".join(GERMAN))
+    assert "Müller" in text and "Brücke" in text
+
+
+def test_an_english_page_is_not_taken_for_another_language() -> None:
+    text = " ".join(" ".join(lines) for lines in PAGES) * 2
+    assert guess_language(text) is None
+    assert guess_language("und der die") is None  # too few words to switch models
+
+
+def test_a_150_dpi_scan_is_read_at_its_own_resolution() -> None:
+    page = image_pdf([page_image(PAGES[1], dpi=150)], dpi=150)
+    text = ocr_page(page, name="low.pdf", page=1, settings=OcrSettings())
+    assert cer(text, " ".join(PAGES[1])) < MAX_CER

@@ -89,7 +89,7 @@ def test_pages_already_read_are_taken_from_redis_not_read_again(
     assert first["books_done"] == 1, first
     client = redis.Redis.from_url(cluster.redis_url)
     digest = hashlib.sha256(scans["book"].read_bytes()).hexdigest()
-    (key,) = client.scan_iter(f"ragmill:ocr:{digest}:eng:*:2")
+    (key,) = client.scan_iter(f"ragmill:ocr:{digest}:auto:*:2")
     assert client.ttl(key) > 0
     # Page 2 as remembered is made to say something no scan says: a second ingest that read
     # the page again would not store it.
