@@ -241,3 +241,20 @@ def test_a_150_dpi_scan_is_read_at_its_own_resolution() -> None:
     page = image_pdf([page_image(PAGES[1], dpi=150)], dpi=150)
     text = ocr_page(page, name="low.pdf", page=1, settings=OcrSettings())
     assert cer(text, " ".join(PAGES[1])) < MAX_CER
+
+
+def test_a_page_past_its_limit_is_tried_once_more_then_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tasks import ocr as ocr_task
+
+    calls = []
+
+    def slow(data: bytes, *, name: str, page: int, settings: OcrSettings) -> str:
+        calls.append(page)
+        raise OcrTimeout(f"{name}: page {page}: OCR ran past its 40 s limit")
+
+    monkeypatch.setattr(ocr_task, "ocr_page", slow)
+    entry = ocr_task.read_one(b"%PDF-", "slow.pdf", 3, "auto")
+    assert calls == [3, 3]
+    assert entry == {"error": "slow.pdf: page 3: OCR ran past its 40 s limit (tried twice)"}
