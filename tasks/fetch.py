@@ -86,6 +86,9 @@ def queue_book(
         # Counted fetched and done by register_book, once however often this fetch is sent.
         ledger.warn(f"{label}: same book as another source of this run ({book.book_id}); skipped")
         return {**summary, "batches": 0, "duplicate": True}
+    # Chunks already stored keep their vectors but take this source's book fields: the same book
+    # read from another edition or place must not show the old one's title or source.
+    store.update_book_fields(sorted(stored & wanted), book_info(book, label).model_dump())
     if outcome == Registration.ALREADY_COMPLETE:
         store.delete(ledger.take_stale(book.book_id))
         return summary

@@ -19,6 +19,8 @@ from chromadb.config import Settings as ChromaSettings
 from tasks.setting_checks import chroma_address
 
 Metadata = dict[str, str | int | float | bool]
+# Chunks per metadata update (well below Chroma's batch limit).
+UPDATE_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,21 @@ class ChunkStore:
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self.collection.delete(ids=list(ids))
+
+    def update_book_fields(self, ids: Sequence[str], fields: Metadata) -> bool:
+        """Write `fields` (a book's title, author, language, source) on the stored chunks `ids`
+        when the first of them holds other values; True if anything was written. One chunk is
+        read, so a book ingested again unchanged costs one small request."""
+        if not ids:
+            return False
+        found = self.collection.get(ids=[ids[0]], include=["metadatas"])["metadatas"] or [{}]
+        current = found[0] or {}
+        if all(current.get(key) == value for key, value in fields.items()):
+            return False
+        for start in range(0, len(ids), UPDATE_PAGE):
+            page = list(ids[start:start + UPDATE_PAGE])
+            self.collection.update(ids=page, metadatas=[dict(fields)] * len(page))
+        return True
 
     def metadatas(
         self, where: dict[str, Any] | None = None, limit: int | None = None

@@ -24,7 +24,7 @@ from corpus.tokens import load_tokenizer, model_window
 from tasks.settings import default_model
 from tasks.store import ChunkStore
 from tests.conftest import Cluster, Result, run_cli
-from tests.support.books import body
+from tests.support.books import body, gutenberg_text
 from tests.support.cli import RAGMILL
 from tests.support.waiting import wait_for
 
@@ -243,3 +243,20 @@ def test_an_interrupted_sync_removes_nothing_and_the_next_run_finishes_it(
     assert (again["added"], again["removed"]) == (1, 1), again
     assert set(store.all_ids()) == expected_ids(library)
     assert summary(sync(cluster, collection, str(library)))["unchanged"] == 1
+
+
+def test_chunks_a_new_edition_shares_take_its_title_and_source(
+    cluster: Cluster, collection: str, tmp_path: Path
+) -> None:
+    first = gutenberg_text("1001", paragraphs=12)
+    (tmp_path / "voyage.txt").write_text(first.text)
+    revised = first.text.replace("Title: The Whaling Voyage", "Title: The Whaling Voyage, Revised")
+    (tmp_path / "voyage-revised.txt").write_text(revised.replace("Chapter 12", "Chapter Twelve"))
+    argv = ["ingest", "--no-progress", "--collection", collection]
+    assert run_cli([*argv, str(tmp_path / "voyage.txt")], cluster.env()).code == 0
+    assert run_cli([*argv, str(tmp_path / "voyage-revised.txt")], cluster.env()).code == 0
+    store = ChunkStore.connect(cluster.chroma_url, collection)
+    metadatas = store.metadatas()
+    assert {m["book_id"] for m in metadatas} == {"1001"}
+    assert {m["title"] for m in metadatas} == {"The Whaling Voyage, Revised"}
+    assert {Path(str(m["source"])).name for m in metadatas} == {"voyage-revised.txt"}
