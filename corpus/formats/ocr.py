@@ -3,7 +3,7 @@
 Tesseract 5 runs in this process through tesserocr (MIT), one recognition thread, with the
 language packs Debian installs (`tesseract-ocr-eng`, `-deu`, ...). docs/formats.md has the
 measurements that chose tesserocr over pytesseract's process per page and the resolution.
-An engine is made once per process and language (loading a model costs about 0.3 s) and reused
+An engine is made once per process and language (loading a model takes 0.07 s) and reused
 page after page; nothing here knows about queues or workers.
 """
 
