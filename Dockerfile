@@ -12,6 +12,13 @@ ENV PYTHONUNBUFFERED=1 \
     TOKENIZERS_PARALLELISM=false \
     RAGMILL_DATA_DIR=/data
 
+# Tesseract's language data for scanned pages (the engine itself comes inside tesserocr's wheel):
+# English and the languages of the bundled Gutenberg corpus.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr-eng tesseract-ocr-deu \
+       tesseract-ocr-fra tesseract-ocr-ita tesseract-ocr-spa tesseract-ocr-nld \
+    && rm -rf /var/lib/apt/lists/*
+
 # torch first, from the PyTorch CPU index: otherwise pip resolves sentence-transformers' torch
 # to the default wheel, which pulls several GB of CUDA libraries no CPU worker uses.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
