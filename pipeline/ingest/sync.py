@@ -189,8 +189,10 @@ class SyncSubmission(Submission):
         try:
             stat = path.stat()
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise CorpusError(f"{source.label}: {reason} (it changed during the sync)") from None
+            raise CorpusError(
+                f"{source.label}: {exc.strerror or exc} since the sync looked at it; what is "
+                "stored of it stays, and the next sync tries it again"
+            ) from None
         data = super()._read_file(source)
         self.sent[source.label] = LocalFile(
             source.ref, source.label, stat.st_size, stat.st_mtime_ns,

@@ -159,8 +159,17 @@ def make_plan(
     """Compare the folders now with `stored` (the synced sources under them, by path)."""
     files, skipped, unreadable = scan(folders)
     plan = SyncPlan([str(f) for f in folders], skipped=skipped, unreadable=unreadable)
-    present = {f.path for f in files}
-    candidates: list[LocalFile] = []
+    new = classify(files, stored, plan)
+    pair_moves(new, stored, {f.path for f in files}, plan)
+    return plan
+
+
+def classify(
+    files: list[LocalFile], stored: dict[str, StoredSource], plan: SyncPlan
+) -> list[LocalFile]:
+    """Sort the stored paths into unchanged, touched and changed (reading only files whose size
+    or time moved); returns the paths not stored, hashed."""
+    new: list[LocalFile] = []
     for local in files:
         known = stored.get(local.path)
         if known is not None and known.matches(local):
@@ -172,21 +181,27 @@ def make_plan(
             plan.unreadable.append((local.label, f"{local.label}: {exc.strerror or exc}"))
             continue
         if known is None:
-            candidates.append(local)
+            new.append(local)
         elif known.content_hash == local.content_hash and known.copies == 1:
             plan.touched.append(local)
         else:
             plan.changed.append(local)
-    # A path that is gone but whose content turns up under a new path is a move.
+    return new
+
+
+def pair_moves(
+    new: list[LocalFile], stored: dict[str, StoredSource], present: set[str], plan: SyncPlan
+) -> None:
+    """A new path whose content is stored under a path now gone is a move; the other new paths
+    are added and the other gone paths removed."""
     gone: dict[str, list[StoredSource]] = {}
     for path, source in sorted(stored.items()):
         if path not in present and not Path(path).is_file():
             gone.setdefault(source.content_hash, []).append(source)
-    for local in candidates:
+    for local in new:
         olds = gone.get(local.content_hash)
         if olds and olds[0].copies == 1:
             plan.moved.append(Move(olds.pop(0), local))
         else:
             plan.added.append(local)
     plan.removed = [s for sources in gone.values() for s in sources]
-    return plan

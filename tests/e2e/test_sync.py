@@ -260,3 +260,39 @@ def test_chunks_a_new_edition_shares_take_its_title_and_source(
     assert {m["book_id"] for m in metadatas} == {"1001"}
     assert {m["title"] for m in metadatas} == {"The Whaling Voyage, Revised"}
     assert {Path(str(m["source"])).name for m in metadatas} == {"voyage-revised.txt"}
+
+
+def test_a_file_that_vanishes_mid_sync_is_one_line_and_the_rest_lands(
+    cluster: Cluster, collection: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.ingest import sync as sync_module
+    from tasks.settings import Settings
+
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "stays.txt").write_text(body("1001", 4, seed=21))
+    (library / "vanishes.txt").write_text(body("1002", 4, seed=22))
+    planned = sync_module.plan_sync
+
+    def plan_then_delete(folders: list[Path], stored: Any) -> Any:
+        plan = planned(folders, stored)
+        (library / "vanishes.txt").unlink()  # between the plan and the read of its bytes
+        return plan
+
+    monkeypatch.setattr(sync_module, "plan_sync", plan_then_delete)
+    settings = Settings.from_env().with_changes(
+        redis_url=cluster.redis_url, chroma_url=cluster.chroma_url, collection=collection,
+        data_dir=cluster.data_dir,
+    )
+    result = sync_module.sync([str(library)], settings)
+    assert result.plan.counts()["added"] == 2
+    assert len(result.failures) == 1
+    reason = next(iter(result.failures.values()))
+    assert "vanishes.txt" in reason and "\n" not in reason
+    store = ChunkStore.connect(cluster.chroma_url, collection)
+    assert set(store.all_ids()) == expected_ids(library / "stays.txt")
+
+    monkeypatch.setattr(sync_module, "plan_sync", planned)
+    again = sync_module.sync([str(library)], settings)
+    assert again.plan.counts() == {"added": 0, "changed": 0, "moved": 0, "removed": 0,
+                                   "unchanged": 1, "unreadable": 0}
