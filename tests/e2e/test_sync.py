@@ -296,3 +296,23 @@ def test_a_file_that_vanishes_mid_sync_is_one_line_and_the_rest_lands(
     again = sync_module.sync([str(library)], settings)
     assert again.plan.counts() == {"added": 0, "changed": 0, "moved": 0, "removed": 0,
                                    "unchanged": 1, "unreadable": 0}
+
+
+def test_library_sync_returns_the_summary_the_command_prints(
+    cluster: Cluster, collection: str, tmp_path: Path
+) -> None:
+    from pipeline.search.library import Library
+    from tasks.settings import Settings
+
+    (tmp_path / "one.txt").write_text(body("1003", 4, seed=31))
+    settings = Settings.from_env().with_changes(redis_url=cluster.redis_url)
+    library = Library(collection, cluster.chroma_url, settings=settings)
+    plan = library.sync([tmp_path], dry_run=True)
+    assert plan.dry_run and plan.plan.counts()["added"] == 1
+    assert ChunkStore.connect(cluster.chroma_url, collection).count() == 0
+    done = library.sync([tmp_path])
+    assert done.as_dict()["added"] == 1 and done.embedded > 0
+    assert [b.source for b in library.books()] == [done.plan.added[0].label]
+    (tmp_path / "one.txt").unlink()
+    assert library.sync([tmp_path]).as_dict()["removed"] == 1
+    assert library.books() == []
