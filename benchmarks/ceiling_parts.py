@@ -85,6 +85,7 @@ class Stack:
 
     redis_url: str
     chroma_url: str
+    root: Path  # the stack's directory; Chroma's data is in root / "chroma"
     services: list[Service] = field(default_factory=list)
 
     def pids(self) -> dict[str, int]:
@@ -96,7 +97,9 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path, processes: int, table: Path) -> Iterator[Stack]:
+def running_stack(
+    workdir: Path, processes: int, table: Path, embed_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     """Start the services in `workdir`; stop them, workers first, whatever happens."""
     logs = workdir / "logs"
     env = service_env(workdir)
@@ -108,14 +111,16 @@ def running_stack(workdir: Path, processes: int, table: Path) -> Iterator[Stack]
         chroma, chroma_url = services.start_chroma(workdir / "chroma", logs, env)
         started.append(chroma)
         env.update(REDIS_URL=redis_url, CHROMA_URL=chroma_url)
-        started += start_workers(env, logs, processes, table)
-        yield Stack(redis_url, chroma_url, started)
+        started += start_workers(env, logs, processes, table, embed_env or {})
+        yield Stack(redis_url, chroma_url, workdir, started)
     finally:
         for service in reversed(started):
             service.stop(grace=20.0)
 
 
-def start_workers(env: dict[str, str], logs: Path, processes: int, table: Path) -> list[Service]:
+def start_workers(
+    env: dict[str, str], logs: Path, processes: int, table: Path, embed_env: dict[str, str]
+) -> list[Service]:
     """An io worker as `ragmill ingest` starts it, and an embed worker with the stand-in hook."""
     tag = str(os.getpid())
     io = services.start_worker(queues.IO, env, logs, name=f"io-{tag}", concurrency=8,
@@ -125,7 +130,7 @@ def start_workers(env: dict[str, str], logs: Path, processes: int, table: Path) 
     # -I imports the hook in the worker's main process before the pool forks; service_env puts
     # the checkout (and with it benchmarks/) on PYTHONPATH.
     embed = spawn("worker-embed", [*argv, "-I", HOOK_MODULE],
-                           env={**env, VECTORS_ENV: str(table)},
+                           env={**env, **embed_env, VECTORS_ENV: str(table)},
                            log_path=logs / "worker-embed.log", cwd=Path.cwd(),
                            death_signal=signal.SIGKILL)
     services.wait_for_workers(env["REDIS_URL"], {f"io-{tag}": io, f"embed-{tag}": embed})

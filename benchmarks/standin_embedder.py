@@ -26,6 +26,10 @@ from celery.signals import worker_process_init
 from tasks import resources
 
 VECTORS_ENV = "RAGMILL_STANDIN_VECTORS"
+# benchmarks/million.py stores each chunk text many times under distinct ids; this norm of random
+# noise, added to each vector served, keeps the copies near each other but never identical
+# points (a graph index of exact duplicates would not behave as one of real data).
+JITTER_ENV = "RAGMILL_STANDIN_JITTER"
 log = logging.getLogger(__name__)
 
 
@@ -37,15 +41,17 @@ def text_key(text: str) -> str:
 class VectorTable:
     """Real vectors of known texts, served as an `Embedder.encode` would serve them."""
 
-    def __init__(self, keys: Sequence[str], vectors: np.ndarray) -> None:
+    def __init__(self, keys: Sequence[str], vectors: np.ndarray, jitter: float = 0.0) -> None:
         self.row = {key: i for i, key in enumerate(keys)}
         self.vectors = vectors.astype(np.float32, copy=False)
+        self.jitter = jitter
+        self.rng = np.random.default_rng()
         self.lookups = 0
 
     @classmethod
-    def load(cls, path: Path) -> VectorTable:
+    def load(cls, path: Path, jitter: float = 0.0) -> VectorTable:
         with np.load(path) as table:
-            return cls([str(k) for k in table["keys"]], table["vectors"])
+            return cls([str(k) for k in table["keys"]], table["vectors"], jitter)
 
     @staticmethod
     def save(path: Path, texts: Sequence[str], vectors: np.ndarray) -> None:
@@ -66,7 +72,13 @@ class VectorTable:
         if missing:
             raise LookupError(f"stand-in embedder: {missing} of {len(texts)} texts not in table")
         self.lookups += len(texts)
-        return self.vectors[[r for r in rows if r is not None]]
+        found = self.vectors[[r for r in rows if r is not None]]
+        if not self.jitter:
+            return found
+        noise = self.rng.standard_normal(found.shape).astype(np.float32)
+        noise *= self.jitter / np.linalg.norm(noise, axis=1, keepdims=True)
+        moved = found + noise
+        return moved / np.linalg.norm(moved, axis=1, keepdims=True)
 
 
 def install(path: Path) -> None:
@@ -78,7 +90,7 @@ def install(path: Path) -> None:
 
     @functools.cache
     def table() -> VectorTable:
-        loaded = VectorTable.load(path)
+        loaded = VectorTable.load(path, float(os.environ.get(JITTER_ENV, "0")))
         # ceiling.py reads this line in the worker's log to know the stand-in, not the model, ran.
         log.warning("stand-in embedder: %d vectors from %s in pid %d",
                     len(loaded.row), path, os.getpid())

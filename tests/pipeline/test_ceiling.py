@@ -61,3 +61,15 @@ def test_a_text_missing_from_the_table_is_an_error(tmp_path: Path) -> None:
     assert table.encode(["known"]).shape == (1, 4)
     with pytest.raises(LookupError):
         table.encode(["known", "unknown"])
+
+
+def test_jitter_keeps_copies_near_but_apart(tmp_path: Path) -> None:
+    """benchmarks/million.py's copies of a text get near-duplicate, never identical, vectors."""
+    path = tmp_path / "table.npz"
+    base = np.eye(1, 384, dtype=np.float32)
+    VectorTable.save(path, ["text"], base)
+    table = VectorTable.load(path, jitter=0.1)
+    first, second = table.encode(["text"])[0], table.encode(["text"])[0]
+    assert np.linalg.norm(first) == pytest.approx(1.0, abs=1e-5)
+    assert not np.allclose(first, second)
+    assert float(first @ base[0]) > 0.99
