@@ -201,8 +201,9 @@ class SyncSubmission(Submission):
         return data
 
 
-def plan_sync(folders: list[Path], collection: Any) -> SyncPlan:
-    return make_plan(folders, stored_sources(collection, folders) if collection else {})
+def plan_sync(folders: list[Path], collection: Any, settings: Settings) -> SyncPlan:
+    stored = stored_sources(collection, folders) if collection else {}
+    return make_plan(folders, stored, settings.data_dir.resolve())
 
 
 def sync_folders(
@@ -213,7 +214,7 @@ def sync_folders(
     started = time.monotonic()
     with Lock(target.client, settings.collection) as lock:
         store = ChunkStore.connect(target.chroma_url, settings.collection)
-        result = SyncResult(plan_sync(folders, store.collection), dry_run=False)
+        result = SyncResult(plan_sync(folders, store.collection, settings), dry_run=False)
         plan = result.plan
         for move in plan.moved:
             result.moved_chunks += repoint(store.collection, move, lock.renew)
@@ -278,14 +279,15 @@ def dry_run(settings: Settings, folders: list[Path], cluster: Cluster | None) ->
     """The plan alone: reads the collection (starting no workers) and writes nothing."""
     found = cluster or find_cluster(settings)
     if found.chroma_url is None and not (settings.data_dir / "chroma").exists():
-        return SyncResult(make_plan(folders, {}), dry_run=True)  # nothing stored anywhere yet
+        # Nothing is stored anywhere yet: every document would be added.
+        return SyncResult(make_plan(folders, {}, settings.data_dir.resolve()), dry_run=True)
     with chroma_for(settings, found) as reachable:
         assert reachable.chroma_url is not None
         try:
             collection = chroma_client(reachable.chroma_url).get_collection(settings.collection)
         except NotFoundError:
             collection = None
-        return SyncResult(plan_sync(folders, collection), dry_run=True)
+        return SyncResult(plan_sync(folders, collection, settings), dry_run=True)
 
 
 def sync(

@@ -119,9 +119,11 @@ def check_folders(folders: Sequence[str]) -> list[Path]:
     return found
 
 
-def scan(folders: Sequence[Path]) -> tuple[list[LocalFile], list[str], list[tuple[str, str]]]:
-    """The documents under `folders` (each once), the files skipped as not documents, and the
-    files that could not be looked at."""
+def scan(
+    folders: Sequence[Path], ignore: Path | None = None
+) -> tuple[list[LocalFile], list[str], list[tuple[str, str]]]:
+    """The documents under `folders` (each once; none under `ignore`), the files skipped as not
+    documents, and the files that could not be looked at."""
     files: dict[str, LocalFile] = {}
     skipped: list[str] = []
     unreadable: list[tuple[str, str]] = []
@@ -129,6 +131,8 @@ def scan(folders: Sequence[Path]) -> tuple[list[LocalFile], list[str], list[tupl
         resolution = resolve([str(folder)])  # an empty folder is an error there, none here
         skipped += resolution.skipped
         for source in resolution.sources:
+            if ignore is not None and Path(source.ref).is_relative_to(ignore):
+                continue
             try:
                 stat = Path(source.ref).stat()
             except OSError as exc:
@@ -154,10 +158,13 @@ def under(path: str, folders: Iterable[Path]) -> bool:
 
 
 def make_plan(
-    folders: Sequence[Path], stored: dict[str, StoredSource]
+    folders: Sequence[Path], stored: dict[str, StoredSource], ignore: Path | None = None
 ) -> SyncPlan:
-    """Compare the folders now with `stored` (the synced sources under them, by path)."""
-    files, skipped, unreadable = scan(folders)
+    """Compare the folders now with `stored` (the synced sources under them, by path).
+
+    `ignore` is the local stack's data directory: its logs must not be read as books when it
+    lies under a synced folder."""
+    files, skipped, unreadable = scan(folders, ignore)
     plan = SyncPlan([str(f) for f in folders], skipped=skipped, unreadable=unreadable)
     new = classify(files, stored, plan)
     pair_moves(new, stored, {f.path for f in files}, plan)
