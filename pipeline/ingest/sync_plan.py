@@ -168,7 +168,29 @@ def make_plan(
     plan = SyncPlan([str(f) for f in folders], skipped=skipped, unreadable=unreadable)
     new = classify(files, stored, plan)
     pair_moves(new, stored, {f.path for f in files}, plan)
+    keep_empty_folders(folders, files, skipped, plan)
     return plan
+
+
+def keep_empty_folders(
+    folders: Sequence[Path], files: list[LocalFile], skipped: list[str], plan: SyncPlan
+) -> None:
+    """A named folder that holds nothing at all while its books are stored is more likely a
+    disk not mounted than a library emptied: its books stay, with one line saying why."""
+    for folder in folders:
+        if any(under(f.path, [folder]) for f in files) or any(
+            under(s, [folder]) for s in skipped
+        ):
+            continue
+        kept = [s for s in plan.removed if under(s.path, [folder])]
+        if not kept:
+            continue
+        plan.removed = [s for s in plan.removed if s not in kept]
+        plan.unreadable.append((str(folder), (
+            f"{folder}: the folder is empty but {len(kept)} of its files are stored; nothing "
+            "was removed (is its disk mounted?); to empty the library, `ragmill delete` its "
+            "books"
+        )))
 
 
 def classify(
