@@ -125,8 +125,8 @@ def default_variant(backend: str, flags: Set[str] | None = None) -> str:
     Like dynamic int8's ISA, the choice follows the CPU: on one with native bf16, onnx-int8 runs
     its float parts in bf16 (on the docs' AMD EPYC 1.07 times f32's bare encode rate and 1.04
     times its end-to-end rate, paired; recall@5 within 0.02 of fp32). Machines of one cluster with
-    and without bf16 therefore default to different variants, and a collection accepts only its
-    recorded one: set EMBED_VARIANT alike on all of them.
+    and without bf16 therefore default to different variants of one file; the collection record
+    takes both as one vector space (tasks/collection_record.py), so they share a collection.
     """
     if (cpu_flags() if flags is None else flags) & NATIVE_BF16_FLAGS:
         return BF16_DEFAULT_VARIANTS.get(backend) or DEFAULT_VARIANTS.get(backend, "")
