@@ -40,6 +40,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from tasks.embedding.backend import EmbeddingBackend
 from tasks.errors import TaskError
 from tasks.settings import EMBED_BACKENDS, ONNX_BACKENDS, Settings, default_model
 
@@ -224,10 +225,7 @@ def expected_record(settings: Settings) -> CollectionRecord:
         model_fingerprint=model_fingerprint(settings.model),
         backend=settings.embed_backend,
         quantisation=quantisation_of(settings.embed_backend, settings.embed_variant),
-        # An endpoint's dimension is EMBED_DIMENSIONS when set; its files are not at hand.
-        dimension=(settings.remote_embed.dimensions or 0)
-        if settings.remote_embedding
-        else model_dimension(settings.model),
+        dimension=EmbeddingBackend.from_settings(settings).record_dimension(),
         # Every backend of tasks/embedding returns unit-length vectors.
         normalised=True,
         chunk_tokens=settings.chunk_tokens,

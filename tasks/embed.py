@@ -56,7 +56,7 @@ def encode(
     """The texts' vectors from this process's backend, and 0; an endpoint's cost goes to the
     ledger. An endpoint may return the vectors of the first texts only, with the seconds its
     shared limit named before it would admit more (tasks/embedding/remote.py)."""
-    if not resources.settings().remote_embedding:
+    if not resources.backend().remote:
         return resources.embedder().encode(texts, lengths=lengths), 0.0
     from tasks.embedding.remote import process_embedder
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from corpus.chunking import ChunkConfig
     from corpus.download import Downloader
     from tasks.embedding import Embedder
+    from tasks.embedding.backend import EmbeddingBackend
     from tasks.store import ChunkStore
 
 
@@ -59,11 +60,16 @@ def chunk_store(collection: str) -> ChunkStore:
 
 
 @cache
-def embedder() -> Embedder:
+def backend() -> EmbeddingBackend:
+    """This process's embedding backend, as its settings name it."""
     from tasks.embedding.backend import EmbeddingBackend
 
-    s = settings()
-    encoder: Embedder = EmbeddingBackend.from_settings(s).local_encoder(s.encode_batch_size)
+    return EmbeddingBackend.from_settings(settings())
+
+
+@cache
+def embedder() -> Embedder:
+    encoder: Embedder = backend().local_encoder(settings().encode_batch_size)
     return encoder
 
 
@@ -71,7 +77,7 @@ def embedder() -> Embedder:
 def tokenizer() -> Tokenizer:
     from corpus.tokens import load_tokenizer
 
-    return load_tokenizer(Path(settings().chunk_model))
+    return load_tokenizer(Path(backend().chunk_model))
 
 
 @cache
@@ -79,7 +85,7 @@ def chunk_config(max_tokens: int, overlap_tokens: int) -> ChunkConfig:
     from corpus.chunking import ChunkConfig
     from corpus.tokens import model_window
 
-    window = model_window(Path(settings().chunk_model))
+    window = model_window(Path(backend().chunk_model))
     return ChunkConfig(max_tokens=max_tokens, overlap_tokens=overlap_tokens, window=window)
 
 
@@ -112,6 +118,7 @@ def reset() -> None:
     """Forget every engine (after fork, or when tests change the environment)."""
     for getter in (
         settings,
+        backend,
         redis_client,
         chunk_store,
         embedder,

@@ -266,13 +266,6 @@ class Settings:
         return self.embed_backend == REMOTE_BACKEND
 
     @property
-    def chunk_model(self) -> str:
-        """The model whose tokenizer and window cut chunks: EMBED_MODEL when it runs here, else
-        the bundled all-MiniLM-L6-v2 (an endpoint's tokenizer is not at hand; its 256-token
-        window keeps chunks well inside any embedding endpoint's)."""
-        return default_model() if self.remote_embedding else self.model
-
-    @property
     def embed_processes(self) -> int:
         """Processes of an embed worker: EMBED_CONCURRENCY, else one per core."""
         return self.embed_concurrency or (os.cpu_count() or 1)

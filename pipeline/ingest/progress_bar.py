@@ -16,6 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from tasks.embedding.backend import EmbeddingBackend
 from tasks.ledger import Snapshot
 from tasks.settings import Settings
 
@@ -31,7 +32,7 @@ class EndpointLimit:
     @classmethod
     def of(cls, settings: Settings) -> EndpointLimit | None:
         """The limit when chunks are embedded by an endpoint (EMBED_BACKEND=openai), else None."""
-        if not settings.remote_embedding:
+        if not EmbeddingBackend.from_settings(settings).remote:
             return None
         r = settings.remote_embed
         return cls(r.rpm, r.tpm, r.window_seconds)

@@ -19,7 +19,7 @@ import numpy as np
 import redis
 
 from tasks import queues
-from tasks.settings import Settings
+from tasks.settings import Settings, default_model
 
 if TYPE_CHECKING:
     from tasks.embedding.remote import RemoteEmbedder
@@ -73,6 +73,22 @@ class EmbeddingBackend:
     def pool(self) -> str:
         """CPU work on processes, waiting on HTTP on threads."""
         return "threads" if self.remote else "prefork"
+
+    @property
+    def chunk_model(self) -> str:
+        """The model whose tokenizer and window cut chunks: EMBED_MODEL when it runs here, else
+        the bundled all-MiniLM-L6-v2 (an endpoint's tokenizer is not at hand; its 256-token
+        window keeps chunks well inside any embedding endpoint's)."""
+        return default_model() if self.remote else self.settings.model
+
+    def record_dimension(self) -> int:
+        """The vectors' dimension as a collection record states it: the local model's, or an
+        endpoint's EMBED_DIMENSIONS (0 when unset: its files are not at hand)."""
+        if self.remote:
+            return self.settings.remote_embed.dimensions or 0
+        from tasks.collection_record import model_dimension
+
+        return model_dimension(self.settings.model)
 
     @property
     def remote_threads(self) -> int:

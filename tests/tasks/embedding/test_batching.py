@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from corpus.tokens import load_tokenizer
+from tasks.embedding.backend import EmbeddingBackend
 from tasks.embedding.batching import plan_requests, token_bound
 from tasks.embedding.errors import EmbedBatchTooLarge
 from tasks.settings import RemoteEmbedSettings, Settings, SettingsError, default_model
@@ -74,5 +75,5 @@ def test_the_openai_backend_needs_an_endpoint_and_its_model_name() -> None:
         "EMBED_API_KEY": "sk-secret-123", "EMBED_MAX_INPUTS": "32",
     })
     assert settings.remote_embedding and settings.remote_embed.max_inputs == 32
-    assert settings.chunk_model == default_model()
+    assert EmbeddingBackend.from_settings(settings).chunk_model == default_model()
     assert "sk-secret-123" not in repr(settings)
