@@ -24,7 +24,7 @@ from corpus.tokens import load_tokenizer, model_window
 from tasks.settings import default_model
 from tasks.store import ChunkStore
 from tests.conftest import Cluster, Result, run_cli
-from tests.support.books import body, gutenberg_text
+from tests.support.books import body, gutenberg_text, shelf
 from tests.support.cli import RAGMILL
 from tests.support.waiting import wait_for
 
@@ -173,9 +173,7 @@ def test_a_library_stays_in_step_with_its_folder(
 def test_a_bad_file_is_one_line_and_the_rest_lands(
     cluster: Cluster, collection: str, tmp_path: Path
 ) -> None:
-    library = tmp_path / "shelf"
-    library.mkdir()
-    (library / "notes.txt").write_text(body("1002", 6, seed=4))
+    library = shelf(tmp_path / "shelf", notes_txt=body("1002", 6, seed=4))
     (library / "broken.pdf").write_bytes(b"%PDF-1.7 this is not a PDF at all")
     result = sync(cluster, collection, str(library))
     assert result.code == 1
@@ -217,9 +215,7 @@ def test_a_folder_that_does_not_exist_is_one_line(cluster: Cluster, tmp_path: Pa
 def test_an_interrupted_sync_removes_nothing_and_the_next_run_finishes_it(
     cluster: Cluster, collection: str, tmp_path: Path
 ) -> None:
-    library = tmp_path / "library"
-    library.mkdir()
-    (library / "old.txt").write_text(body("1001", 4, seed=11))
+    library = shelf(tmp_path / "library", old_txt=body("1001", 4, seed=11))
     assert sync(cluster, collection, str(library)).code == 0
     store = ChunkStore.connect(cluster.chroma_url, collection)
     old = local_book_id("old.txt", str((library / "old.txt").resolve()))
@@ -314,5 +310,11 @@ def test_library_sync_returns_the_summary_the_command_prints(
     assert done.as_dict()["added"] == 1 and done.embedded > 0
     assert [b.source for b in library.books()] == [done.plan.added[0].label]
     (tmp_path / "one.txt").unlink()
-    assert library.sync([tmp_path]).as_dict()["removed"] == 1
-    assert library.books() == []
+    # A folder left holding nothing reads as a disk not mounted: its book stays, in one line.
+    emptied = library.sync([tmp_path]).as_dict()
+    assert emptied["removed"] == 0 and list(emptied["unreadable"]) == [str(tmp_path.resolve())]
+    assert [b.source for b in library.books()] == [done.plan.added[0].label]
+    (tmp_path / "two.txt").write_text(body("1001", 3, seed=32))
+    replaced = library.sync([tmp_path]).as_dict()
+    assert replaced["removed"] == 1 and replaced["added"] == 1
+    assert [b.source for b in library.books()] == [replaced["files"]["added"][0]]

@@ -14,7 +14,7 @@ import pytest
 
 from tasks.store import ChunkStore
 from tests.conftest import Cluster, run_cli
-from tests.support.books import body
+from tests.support.books import body, shelf
 from tests.support.cli import RAGMILL
 
 pytestmark = pytest.mark.e2e
@@ -63,9 +63,7 @@ def watching(cluster: Cluster, collection: str, folder: Path) -> Iterator[Watche
 def test_watch_syncs_a_dropped_file_survives_a_restart_and_stops_on_sigterm(
     cluster: Cluster, collection: str, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "inbox"
-    folder.mkdir()
-    (folder / "whales.txt").write_text(body("1001", 6, seed=5))
+    folder = shelf(tmp_path / "inbox", whales_txt=body("1001", 6, seed=5))
     store = ChunkStore.connect(cluster.chroma_url, collection)
 
     with watching(cluster, collection, folder) as watcher:
@@ -75,10 +73,10 @@ def test_watch_syncs_a_dropped_file_survives_a_restart_and_stops_on_sigterm(
         dropped = watcher.next_line()
         assert "Synced: 1 added" in dropped and "1 unchanged" in dropped, dropped
         # A burst of files is gathered into one sync.
-        shelf = folder / "shelf"
-        shelf.mkdir()
+        notes = folder / "notes"
+        notes.mkdir()
         for n in range(40):
-            (shelf / f"note-{n:02d}.txt").write_text(f"Note {n}: the lighthouse keeper's log.")
+            (notes / f"note-{n:02d}.txt").write_text(f"Note {n}: the lighthouse keeper's log.")
         burst = watcher.next_line()
         assert "Synced: 40 added" in burst and "2 unchanged" in burst, burst
         with pytest.raises(queue.Empty):

@@ -7,17 +7,14 @@ exactly what an ingest stores, without the minutes an ingest through workers wou
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 from pipeline.stack.processes import free_port
 from tasks.collection_record import claim
@@ -28,6 +25,7 @@ from tests.conftest import RAGMILL
 from tests.support.books import SUBJECTS
 from tests.support.chat_server import serve_llm
 from tests.support.servers import chroma_server
+from tests.support.waiting import wait_for_server
 
 LANGUAGES = {"1001": "en", "1002": "en", "1003": "fr"}
 LIBRARY = "library"
@@ -106,14 +104,8 @@ def serve_process(library: Settings, log: Path, *, host: str = "127.0.0.1",
                                    env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "ragmill serve did not answer /health in 120 s"
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
+        wait_for_server(process, log, f"{url}/health", "ragmill serve's /health",
+                        ready=lambda r: r.status_code == 200)
         yield Service(url, env, process)
     finally:
         process.terminate()

@@ -10,10 +10,8 @@ refuses to start without one.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -33,6 +31,7 @@ from pipeline.stack.processes import free_port
 from tasks.settings import Settings
 from tests.conftest import RAGMILL
 from tests.support.chat_server import LLMServer, serve_llm
+from tests.support.waiting import wait_for_server
 
 pytestmark = pytest.mark.e2e
 
@@ -197,14 +196,7 @@ def http_server(library: Settings, log: Path, **env: str) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}/mcp"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "ragmill mcp did not listen in 120 s"
-            with contextlib.suppress(requests.ConnectionError):
-                requests.get(url, timeout=2)
-                break
-            time.sleep(0.2)
+        wait_for_server(process, log, url, "ragmill mcp")
         yield url
     finally:
         process.terminate()

@@ -140,3 +140,11 @@ def expected_chunk_ids(
         )
         ids |= {c.id for c in book.chunks}
     return ids
+
+
+def shelf(root: Path, **books: str) -> Path:
+    """The folder `root` made with a file per keyword (name with "_" for "."), text as given."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in books.items():
+        (root / name.replace("_", ".")).write_text(text)
+    return root

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal, TypeVar
 
 import redis
+import requests
 
 T = TypeVar("T")
 
@@ -32,3 +36,18 @@ def wait_for(
             return value
         time.sleep(step)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def wait_for_server(process: subprocess.Popen[bytes], log: Path, url: str, what: str,
+                    *, ready: Callable[[requests.Response], bool] = lambda r: True,
+                    timeout: float = 120) -> None:
+    """Poll `url` until `ready` holds for its answer; fail with the server's log if the process
+    ends first, or naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"{what} did not answer in {timeout:.0f} s"
+        with contextlib.suppress(requests.ConnectionError):
+            if ready(requests.get(url, timeout=2)):
+                return
+        time.sleep(0.2)
