@@ -125,26 +125,36 @@ def requests_to_measure(total: int, k: int) -> dict[str, tuple[str, list[dict[st
     }
 
 
+def bench_env(root: Path) -> dict[str, str]:
+    """The services' environment; `ask` without an LLM answers with its retrieval alone."""
+    env = service_env(root)
+    for name in ("LLM_BASE_URL", "LLM_MODEL", "RAGMILL_SERVE_TOKEN"):
+        env.pop(name, None)
+    return env
+
+
+def fill_bench_collection(chroma_url: str, chunks: int) -> None:
+    """`chunks` chunks in collection "bench", recorded as an ingest with these settings records
+    it, so the service reads it."""
+    from tasks.collection_record import claim
+    from tasks.embedding import Embedder
+    from tasks.settings import Settings
+
+    settings = Settings.from_env()
+    dimension = Embedder(settings.model, backend=settings.embed_backend).dimension
+    store = ChunkStore.connect(chroma_url, "bench")
+    claim(store, settings)
+    fill(store, chunks, dimension)
+
+
 def run(chunks: int, clients: list[int], total: int, k: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ragmill-serve-bench-") as tmp:
         root = Path(tmp)
-        env = service_env(root)
-        # `ask` without an LLM answers with its retrieval alone: what is measured here.
-        for name in ("LLM_BASE_URL", "LLM_MODEL", "RAGMILL_SERVE_TOKEN"):
-            env.pop(name, None)
+        env = bench_env(root)
         chroma, chroma_url = start_chroma(root / "chroma", root, env)
         serve: Service | None = None
         try:
-            from tasks.collection_record import claim
-            from tasks.embedding import Embedder
-            from tasks.settings import Settings
-
-            settings = Settings.from_env()
-            dimension = Embedder(settings.model, backend=settings.embed_backend).dimension
-            store = ChunkStore.connect(chroma_url, "bench")
-            # Recorded as an ingest with these settings records it, so the service reads it.
-            claim(store, settings)
-            fill(store, chunks, dimension)
+            fill_bench_collection(chroma_url, chunks)
             port = free_port()
             env.update(CHROMA_URL=chroma_url, RAGMILL_COLLECTION="bench")
             serve = spawn("serve", serve_argv("127.0.0.1", port), env=env,
@@ -201,21 +211,11 @@ def cold(chunks: int, clients: int, total: int, k: int, roots: list[Path]) -> di
     (then the same searches again, warm). The files stay in the page cache between runs."""
     with tempfile.TemporaryDirectory(prefix="ragmill-serve-cold-") as tmp:
         root_dir = Path(tmp)
-        env = service_env(root_dir)
-        for name in ("LLM_BASE_URL", "LLM_MODEL", "RAGMILL_SERVE_TOKEN"):
-            env.pop(name, None)
+        env = bench_env(root_dir)
         chroma_dir = root_dir / "chroma"
         chroma, chroma_url = start_chroma(chroma_dir, root_dir, env)
         try:
-            from tasks.collection_record import claim
-            from tasks.embedding import Embedder
-            from tasks.settings import Settings
-
-            settings = Settings.from_env()
-            dimension = Embedder(settings.model, backend=settings.embed_backend).dimension
-            store = ChunkStore.connect(chroma_url, "bench")
-            claim(store, settings)
-            fill(store, chunks, dimension)
+            fill_bench_collection(chroma_url, chunks)
         finally:
             chroma.stop(grace=10)
         path, params = requests_to_measure(total, k)["search"]
