@@ -8,7 +8,10 @@ its chunks get ids of their own while their texts stay real. The stack is ceilin
 a Chroma server, an io worker and stand-in embed processes serving the chunks' real vectors,
 computed once with the configured model. Every copy of a text would get the same vector, and an
 index of exact duplicates behaves like no real collection, so the stand-in adds to each vector a
-random offset of norm --jitter (0.1: the copies stay near-duplicates, cosine about 0.995).
+random offset of norm --jitter (0.1: the copies stay near-duplicates, cosine about 0.995). The
+embed task reuses a stored vector for a text it has stored before (tasks/reuse.py), so in
+practice only the first copy of each text reaches the stand-in and later copies repeat its
+vector exactly; docs/scaling.md reports the run with that caveat.
 
 The run goes in two phases: the first --first chunks, then the rest. After each, with no writes
 going, it times --searches searches (k=5, real questions through the real model) with and without
