@@ -45,7 +45,10 @@ from tasks.errors import TaskError
 from tasks.settings import EMBED_BACKENDS, ONNX_BACKENDS, Settings, default_model
 
 __all__ = [
+    "BACKEND_KEY",
+    "MODEL_KEY",
     "PREFIX",
+    "QUANTISATION_KEY",
     "RECORD_VERSION",
     "CollectionRecord",
     "RecordMismatch",
@@ -62,6 +65,9 @@ __all__ = [
 
 PREFIX = "ragmill:"
 RECORD_VERSION = 1
+# The metadata keys other tools and readers look up directly (CollectionRecord.as_metadata).
+MODEL_KEY, BACKEND_KEY = PREFIX + "model", PREFIX + "backend"
+QUANTISATION_KEY = PREFIX + "quantisation"
 # Fields that decide the vector space; chunk settings only shape what is embedded.
 VECTOR_SPACE = ("model_fingerprint", "backend", "quantisation", "dimension", "normalised")
 # Files of a model directory that are exports made from it, or prose: not what defines it.

@@ -27,12 +27,11 @@ from typing import Any
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 
+from tasks.collection_record import BACKEND_KEY, MODEL_KEY, QUANTISATION_KEY
 from tasks.embedding import Embedder
 from tasks.settings import ONNX_BACKENDS, Settings
 
 # Collection metadata the collection record writes (keys prefixed `ragmill:`).
-MODEL_KEY, BACKEND_KEY = "ragmill:model", "ragmill:backend"
-QUANTISATION_KEY = "ragmill:quantisation"
 
 
 def model_location(model: str) -> str:

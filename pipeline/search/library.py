@@ -27,14 +27,13 @@ from chromadb.errors import NotFoundError
 
 from pipeline.errors import RagmillError, UsageError
 from pipeline.search.answers import Answer, answer_question, make_chat
-from pipeline.search.chroma_function import BACKEND_KEY, MODEL_KEY
 from pipeline.search.filters import Filters, filtered_search
 from pipeline.search.keyword import DEFAULT_MODE
 from pipeline.search.query import Result
 from pipeline.search.query_batching import MicroBatcher, batching_encoder
 from pipeline.stack.cluster import find_cluster
 from pipeline.stack.collection import record_errors
-from tasks.collection_record import check_reader
+from tasks.collection_record import BACKEND_KEY, MODEL_KEY, check_reader
 from tasks.embedding.backend import EmbeddingBackend, TextEncoder
 from tasks.settings import Settings
 from tasks.store import ChunkStore, Hit, Metadata, chroma_client

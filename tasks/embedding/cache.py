@@ -46,17 +46,13 @@ def cache_root() -> Path:
 
 
 def model_slug(model: str) -> str:
-    """A directory name for `model`: its folder name plus a hash of where it is and its weights.
+    """A directory name for `model`: its folder name plus a hash of where it is and of the
+    fingerprint a collection records for it (tasks/collection_record.py), so the model is hashed
+    one way and a replaced model never reuses a stale export."""
+    from tasks.collection_record import model_fingerprint
 
-    The hash changes when the model files are replaced, so a stale export is never reused.
-    """
     path = Path(model).expanduser().resolve()
-    fingerprint = [str(path)]
-    for name in ("model.safetensors", "pytorch_model.bin", "config.json"):
-        with contextlib.suppress(OSError):
-            stat = (path / name).stat()
-            fingerprint.append(f"{name}:{stat.st_size}:{int(stat.st_mtime)}")
-    digest = hashlib.sha256("|".join(fingerprint).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(f"{path}|{model_fingerprint(model)}".encode()).hexdigest()[:12]
     return f"{path.name or 'model'}-{digest}"
 
 
