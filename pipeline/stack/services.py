@@ -151,10 +151,14 @@ def wait_for_chroma(url: str, service: Service) -> None:
 def start_worker(
     role: str, env: Mapping[str, str], log_dir: Path, *, name: str, concurrency: int,
     service_name: str | None = None, death_signal: int | None = None, wait: bool = True,
+    include: tuple[str, ...] = (),
 ) -> Service:
     """A real worker process of `role` named `name` (no @host), by default once it answers
-    celery ping; with `wait=False` call `wait_for_workers` after starting several at once."""
+    celery ping; with `wait=False` call `wait_for_workers` after starting several at once.
+    `include` names extra task modules the worker imports (Celery's -I): benchmarks' own."""
     argv = worker_argv(role, concurrency=concurrency, name=f"{name}@%h")
+    if include:
+        argv += ["-I", ",".join(include)]
     label = service_name or name
     extra = {} if death_signal is None else {"death_signal": death_signal}
     service = spawn(label, argv, env=env, log_path=log_dir / f"{label}.log", cwd=Path.cwd(),

@@ -17,8 +17,6 @@ import logging
 import time
 from typing import Any
 
-from celery import Task
-
 from tasks import resources
 from tasks.base import RunTask
 from tasks.celery import app
@@ -31,14 +29,6 @@ from tasks.llm.errors import LLMError
 from tasks.messages import ContextualizeBatch
 
 log = logging.getLogger(__name__)
-
-
-@app.task(name="ragmill.llm.complete", bind=True, acks_late=True)
-def complete(self: Task, prompt: str, max_tokens: int | None = None) -> dict[str, Any]:
-    """One prompt, one answer, through the shared limit: the unit of the limit's benchmark
-    (tests/bench/llm_limit.py)."""
-    reply = engine.caller().chat([{"role": "user", "content": prompt}], max_tokens=max_tokens)
-    return {"chars": len(reply.text), "tokens": reply.total_tokens}
 
 
 class ContextualizeTask(RunTask):

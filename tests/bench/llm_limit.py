@@ -82,13 +82,14 @@ def private_redis(workdir: Path) -> Iterator[str]:
 
 
 def start_workers(
-    role: str, n: int, threads: int, env: dict[str, str], log_dir: Path, tag: str
+    role: str, n: int, threads: int, env: dict[str, str], log_dir: Path, tag: str,
+    include: tuple[str, ...] = (),
 ) -> list[Service]:
     """`n` workers of `role` (threads pool, `threads` each), started together, each answering
     ping."""
     workers = {
         f"{tag}{i}": start_worker(role, env, log_dir, name=f"{tag}{i}", concurrency=threads,
-                                  wait=False)
+                                  wait=False, include=include)
         for i in range(n)
     }
     wait_for_workers(env["REDIS_URL"], workers)
@@ -99,7 +100,8 @@ def start_llm_workers(
     n: int, threads: int, env: dict[str, str], log_dir: Path, tag: str = "llm"
 ) -> list[Service]:
     """`n` llm workers (threads pool, `threads` each), started together, each answering ping."""
-    return start_workers("llm", n, threads, env, log_dir, tag)
+    # The benchmark's own task (benchmarks/llm_complete.py): one prompt per message.
+    return start_workers("llm", n, threads, env, log_dir, tag, include=("benchmarks.llm_complete",))
 
 
 def measure(
