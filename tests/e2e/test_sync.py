@@ -318,3 +318,46 @@ def test_library_sync_returns_the_summary_the_command_prints(
     replaced = library.sync([tmp_path]).as_dict()
     assert replaced["removed"] == 1 and replaced["added"] == 1
     assert [b.source for b in library.books()] == [replaced["files"]["added"][0]]
+
+
+def test_searches_never_fail_while_a_sync_adds_moves_and_removes(
+    cluster: Cluster, collection: str, tmp_path: Path
+) -> None:
+    """The search service's path (one long-lived Library, meaning and keyword modes) answers
+    every question while syncs change the collection under it."""
+    import threading
+
+    from pipeline.search.library import Library
+    from tasks.settings import Settings
+
+    library = shelf(tmp_path / "shelf", whales_txt=body("1001", 12, seed=41),
+                    roses_txt=body("1002", 12, seed=42))
+    assert sync(cluster, collection, str(library)).code == 0
+    reader = Library(collection, cluster.chroma_url,
+                     settings=Settings.from_env().with_changes(redis_url=cluster.redis_url))
+    stop, answered, failures = threading.Event(), [0], []
+
+    def ask_again_and_again() -> None:
+        while not stop.is_set():
+            for mode in ("meaning", "keyword", "hybrid"):
+                try:
+                    reader.search("the whale and the roses", k=4, mode=mode)
+                    answered[0] += 1
+                except Exception as exc:  # any failure of a question is what this test finds
+                    failures.append(f"{mode}: {type(exc).__name__}: {exc}")
+
+    asker = threading.Thread(target=ask_again_and_again)
+    asker.start()
+    try:
+        (library / "railway.txt").write_text(body("1003", 12, seed=43))  # added
+        assert sync(cluster, collection, str(library)).code == 0
+        (library / "whales.txt").rename(library / "whaling.txt")  # moved
+        (library / "roses.txt").unlink()  # removed
+        assert sync(cluster, collection, str(library)).code == 0
+    finally:
+        stop.set()
+        asker.join(timeout=60)
+    assert failures == [] and answered[0] > 0, failures[:3]
+    # And the syncs did land: the removed book is gone, the added one is found.
+    titles = {b.book_id for b in reader.books()}
+    assert len(titles) == 2
