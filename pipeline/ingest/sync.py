@@ -81,6 +81,12 @@ class SyncResult:
     def ok(self) -> bool:
         return not self.failures and not self.interrupted
 
+    @property
+    def idle(self) -> bool:
+        """Nothing to do was found: every file unchanged, nothing failed."""
+        counts = self.plan.counts()
+        return self.ok and not any(counts[k] for k in ("added", "changed", "moved", "removed"))
+
     def as_dict(self) -> dict[str, object]:
         report = self.report.as_dict() if self.report else {}
         return {

@@ -46,7 +46,10 @@ def watch(
             return
         while True:
             events.wait()
-            if not run_once(target, settings, paths, quiet_seconds, on_result, on_notice):
+            # Events of files already synced as they are now (the tail of a burst that the last
+            # sync read whole) make a sync that finds nothing: it says nothing.
+            if not run_once(target, settings, paths, quiet_seconds, on_result, on_notice,
+                            quiet_when_idle=True):
                 return
 
 
@@ -108,8 +111,10 @@ class Events:
 def run_once(
     target: Target, settings: Settings, paths: list[Path], quiet_seconds: float,
     on_result: Callable[[SyncResult], None], on_notice: Callable[[str], None],
+    quiet_when_idle: bool = False,
 ) -> bool:
-    """One sync, waiting while another sync holds the collection; False once interrupted."""
+    """One sync, waiting while another sync holds the collection; False once interrupted.
+    With `quiet_when_idle`, a sync that found nothing to do is not reported."""
     told = False
     while True:
         try:
@@ -120,5 +125,6 @@ def run_once(
                 told = True
             time.sleep(quiet_seconds)
             continue
-        on_result(result)
+        if not (quiet_when_idle and result.idle):
+            on_result(result)
         return not result.interrupted

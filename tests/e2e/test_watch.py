@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import signal
 import subprocess
@@ -81,6 +82,19 @@ def test_watch_syncs_a_dropped_file_survives_a_restart_and_stops_on_sigterm(
         assert "Synced: 40 added" in burst and "2 unchanged" in burst, burst
         with pytest.raises(queue.Empty):
             watcher.lines.get(timeout=3)
+        # Thousands of events (an editor saving one note over and over) are gathered into a
+        # sync or two (a burst longer than the quiet period spans two), not one per event, and
+        # the note's last version is what is stored.
+        note = notes / "note-00.txt"
+        for n in range(3000):
+            note.write_text(f"Note 0, draft {n}: the lighthouse keeper's log.")
+        saved = [watcher.next_line()]
+        with contextlib.suppress(queue.Empty):
+            while True:
+                saved.append(watcher.lines.get(timeout=5))
+        assert 1 <= len(saved) <= 3 and all("1 changed" in s for s in saved), saved
+        texts = store.collection.get(where={"source_path": str(note.resolve())})["documents"]
+        assert texts and all("draft 2999" in text for text in texts), texts
         assert watcher.stop() in (0, 130)
 
     found = run_cli(["query", "damask roses in a walled garden", "-k", "1", "--json",
