@@ -42,6 +42,7 @@ from tasks.embedding.errors import EmbedLimitBusy
 from tasks.endpoint.errors import AdmissionTimeout, EndpointError
 from tasks.errors import TaskError
 from tasks.llm.errors import LLMError
+from tasks.settings import REMOTE_BACKEND
 
 PAGE = Path(__file__).parent / "static" / "index.html"
 
@@ -78,9 +79,15 @@ def warm_up(library: Library) -> None:
     """Load what a first search needs before /health says ready, so the first searches are
     as fast as later ones: the model, then one search through it and Chroma, which reads the
     collection record and has Chroma load the collection's index. The collection may not exist
-    yet (a fresh `ragmill up`): searches answer 404 until an ingest creates it."""
-    library.embedder  # noqa: B018 - loads the model
-    with suppress(UnknownCollection):
+    yet (a fresh `ragmill up`): searches answer 404 until an ingest creates it.
+
+    An endpoint makes no warm-up search: it would spend the limit every caller shares, and an
+    endpoint that refuses (a wrong key) is each request's one-line 502, not a service that
+    will not start."""
+    if library.embedder.backend == REMOTE_BACKEND:  # loads the model first
+        return
+    # Best effort: what fails here fails each request in its own words.
+    with suppress(UnknownCollection, TaskError):
         library.search("warm-up", k=1)
 
 

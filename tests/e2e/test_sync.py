@@ -26,11 +26,11 @@ from tasks.store import ChunkStore
 from tests.conftest import Cluster, Result, run_cli
 from tests.support.books import body, gutenberg_text, shelf
 from tests.support.cli import RAGMILL
+from tests.support.shared import require_gutenberg_books
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "gutenberg"
 # A short real Gutenberg book (about 30 chunks), read as a local file: its id is its number.
 REAL_BOOK = "pg17773.txt"
 
@@ -70,7 +70,7 @@ def write_library(root: Path) -> Path:
     """Four books in three formats: a real Gutenberg text, plain notes, Markdown and HTML."""
     library = root / "library"
     library.mkdir()
-    shutil.copy(CORPUS / REAL_BOOK, library / REAL_BOOK)
+    shutil.copy(require_gutenberg_books() / REAL_BOOK, library / REAL_BOOK)
     (library / "whales.txt").write_text(body("1001", 12, seed=1))
     (library / "roses.md").write_text("# A Garden of Roses\n\n" + body("1002", 12, seed=2))
     paragraphs = "".join(f"<p>{p}</p>\n" for p in body("1003", 12, seed=3).split("\n\n"))
@@ -220,7 +220,7 @@ def test_an_interrupted_sync_removes_nothing_and_the_next_run_finishes_it(
     store = ChunkStore.connect(cluster.chroma_url, collection)
     old = local_book_id("old.txt", str((library / "old.txt").resolve()))
     (library / "old.txt").unlink()
-    shutil.copy(CORPUS / "pg31894.txt", library / "pg31894.txt")  # about 100 chunks
+    shutil.copy(require_gutenberg_books() / "pg31894.txt", library / "pg31894.txt")  # ~100 chunks
 
     client = redis.Redis.from_url(cluster.redis_url)
     runs = set(client.zrange("ragmill:runs", 0, -1))
