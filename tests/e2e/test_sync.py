@@ -26,10 +26,17 @@ from tasks.store import ChunkStore
 from tests.conftest import Cluster, Result, run_cli
 from tests.support.books import body, gutenberg_text, shelf
 from tests.support.cli import RAGMILL
-from tests.support.shared import require_gutenberg_books
+from tests.support.shared import gutenberg_dir
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
+
+REAL_BOOKS = gutenberg_dir()
+# Decided at collection, before the cluster starts: a fresh clone skips these two at once.
+needs_real_books = pytest.mark.skipif(
+    not (REAL_BOOKS / "catalog.csv").is_file(),
+    reason=f"real Gutenberg books not found at {REAL_BOOKS} (put shared/ beside the repository)",
+)
 
 # A short real Gutenberg book (about 30 chunks), read as a local file: its id is its number.
 REAL_BOOK = "pg17773.txt"
@@ -70,7 +77,7 @@ def write_library(root: Path) -> Path:
     """Four books in three formats: a real Gutenberg text, plain notes, Markdown and HTML."""
     library = root / "library"
     library.mkdir()
-    shutil.copy(require_gutenberg_books() / REAL_BOOK, library / REAL_BOOK)
+    shutil.copy(REAL_BOOKS / REAL_BOOK, library / REAL_BOOK)
     (library / "whales.txt").write_text(body("1001", 12, seed=1))
     (library / "roses.md").write_text("# A Garden of Roses\n\n" + body("1002", 12, seed=2))
     paragraphs = "".join(f"<p>{p}</p>\n" for p in body("1003", 12, seed=3).split("\n\n"))
@@ -97,6 +104,7 @@ def book_ids(store: ChunkStore) -> set[str]:
     return {str(m["book_id"]) for m in store.metadatas()}
 
 
+@needs_real_books
 def test_a_library_stays_in_step_with_its_folder(
     cluster: Cluster, collection: str, tmp_path: Path
 ) -> None:
@@ -212,6 +220,7 @@ def test_a_folder_that_does_not_exist_is_one_line(cluster: Cluster, tmp_path: Pa
         "folders of books"
 
 
+@needs_real_books
 def test_an_interrupted_sync_removes_nothing_and_the_next_run_finishes_it(
     cluster: Cluster, collection: str, tmp_path: Path
 ) -> None:
@@ -220,7 +229,7 @@ def test_an_interrupted_sync_removes_nothing_and_the_next_run_finishes_it(
     store = ChunkStore.connect(cluster.chroma_url, collection)
     old = local_book_id("old.txt", str((library / "old.txt").resolve()))
     (library / "old.txt").unlink()
-    shutil.copy(require_gutenberg_books() / "pg31894.txt", library / "pg31894.txt")  # ~100 chunks
+    shutil.copy(REAL_BOOKS / "pg31894.txt", library / "pg31894.txt")  # about 100 chunks
 
     client = redis.Redis.from_url(cluster.redis_url)
     runs = set(client.zrange("ragmill:runs", 0, -1))
