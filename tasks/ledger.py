@@ -215,8 +215,7 @@ class RunLedger:
         failed = set(self.failures())
         raw = cast(dict[Any, Any], self.client.hgetall(f"{self.key}:fetched"))
         fetched = {_text(k): _text(v) for k, v in raw.items()}
-        owners = {_text(k): _text(v) for k, v in cast(
-            dict[Any, Any], self.client.hgetall(f"{self.key}:books")).items()}
+        owners = self.book_sources()
         out: dict[str, str | None] = {}
         for label in wanted:
             book = fetched.get(label)
@@ -225,6 +224,11 @@ class RunLedger:
             if book is None or self.client.exists(self.pending_key(book)):
                 out[label] = book
         return out
+
+    def book_sources(self) -> dict[str, str]:
+        """Book id -> the label of the source that claimed it in this run."""
+        raw = cast(dict[Any, Any], self.client.hgetall(f"{self.key}:books"))
+        return {_text(k): _text(v) for k, v in raw.items()}
 
     def pending_batches(self, book_id: str) -> set[int]:
         """Batch indexes of `book_id` not yet stored (used when a fetch is retried)."""

@@ -39,7 +39,7 @@ from pipeline.stack.broker import client_app, connect
 from pipeline.stack.cluster import Cluster, find_cluster, workers_for
 from pipeline.stack.collection import chroma_for, claim_collection
 from tasks import reuse
-from tasks.ledger import PREFIX, Snapshot
+from tasks.ledger import Snapshot
 from tasks.settings import Settings
 from tasks.store import ChunkStore, chroma_client
 
@@ -264,11 +264,10 @@ def landed_books(submission: Submission) -> dict[str, str]:
     """Source label -> book id of the run's files whose every chunk is stored: an interrupted
     run's half-stored book is not stamped, so the next sync ingests it again."""
     ledger = submission.ledger
-    owners = ledger.client.hgetall(f"{PREFIX}:{submission.run_id}:books")
     failed = ledger.failures()
     return {
-        _text(label): _text(book) for book, label in owners.items()
-        if _text(label) not in failed and not ledger.pending_batches(_text(book))
+        label: book for book, label in ledger.book_sources().items()
+        if label not in failed and not ledger.pending_batches(book)
     }
 
 
@@ -308,7 +307,3 @@ def sync(
         return dry_run(settings, paths, cluster)
     with open_target(settings, workers, cluster) as target:
         return sync_folders(target, settings, paths, on_progress=on_progress)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
