@@ -76,8 +76,17 @@ class LLMServer:
         return best_n, best_t
 
     def _admit(self, now: float, tokens: int) -> float:
-        """0.0 if a request of `tokens` fits the window now, else seconds until it would."""
-        live = [s for s in self.log if s.status == 200 and s.at > now - self.window]
+        """0.0 if a request of `tokens` fits the window now, else seconds until it would.
+
+        Requests are stamped on arrival but reach this check in the order their threads get
+        the lock, so the log may hold a request stamped after `now`: it is left out, since
+        counting it would judge a span longer than one window. Nothing is missed by that:
+        `max_in_window` checks every window afterwards.
+        """
+        live = sorted(
+            (s for s in self.log if s.status == 200 and now - self.window < s.at <= now),
+            key=lambda s: s.at,
+        )
         wait = 0.0
         if len(live) + 1 > self.rpm:
             wait = live[len(live) - self.rpm].at + self.window - now
