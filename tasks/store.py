@@ -7,10 +7,10 @@ deterministic chunk id, so a redelivered batch or a re-ingested book writes noth
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Self, cast
 
 import chromadb
 import numpy as np
@@ -21,6 +21,12 @@ from tasks.setting_checks import chroma_address
 Metadata = dict[str, str | int | float | bool]
 # Chunks per metadata update (well below Chroma's batch limit).
 UPDATE_PAGE = 1000
+# Chunks per read when a reader goes through a whole collection or filter, so its memory stays
+# that of one page whatever the collection's size: metadata 2,000 at a time (larger pages read
+# no faster), ids 10,000 (small; Chroma evaluates a filter again for every page, so fewer pages
+# keep a filter matching 40,000 chunks within a fifth of reading them all at once).
+READ_PAGE = 2000
+ID_PAGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -45,22 +51,33 @@ def chroma_client(chroma_url: str) -> Any:
 
 
 class ChunkStore:
-    """Upserts, lists, deletes and searches chunks in one Chroma collection."""
+    """Upserts, lists, deletes and searches chunks in one Chroma collection.
 
-    def __init__(self, client: Any, collection: str) -> None:
+    Writers (a worker, an ingest) make the collection when it is new; readers open it with
+    `open`, which never makes one: a mistyped name must not leave an empty collection behind.
+    """
+
+    def __init__(self, client: Any, collection: str, *, create: bool = True) -> None:
         self.client = client
-        self.collection = client.get_or_create_collection(
-            collection,
-            metadata={"hnsw:space": "cosine"},
-            # Vectors always come from ragmill's embedder; Chroma's default function would try
-            # to download a model the first time it was used.
-            embedding_function=None,
-        )
+        # Vectors always come from ragmill's embedder; Chroma's default function would try to
+        # download a model the first time it was used.
+        if create:
+            self.collection = client.get_or_create_collection(
+                collection, metadata={"hnsw:space": "cosine"}, embedding_function=None,
+            )
+        else:
+            self.collection = client.get_collection(collection, embedding_function=None)
 
     @classmethod
-    def connect(cls, chroma_url: str, collection: str) -> ChunkStore:
-        """A store backed by the Chroma server at `chroma_url`."""
+    def connect(cls, chroma_url: str, collection: str) -> Self:
+        """A writer's store on the Chroma server at `chroma_url`, making the collection if new."""
         return cls(chroma_client(chroma_url), collection)
+
+    @classmethod
+    def open(cls, client: Any, collection: str) -> Self:
+        """A reader's store of an existing collection; chromadb's NotFoundError when there is
+        none (pipeline/stack/collection.py `open_reader` turns it into a one-line error)."""
+        return cls(client, collection, create=False)
 
     def upsert(
         self,
@@ -117,6 +134,27 @@ class ChunkStore:
         """The metadata of the chunks `where` matches (every chunk by default)."""
         found = self.collection.get(where=where, limit=limit, include=["metadatas"])
         return [dict(m or {}) for m in found["metadatas"] or []]
+
+    def iter_metadatas(self, where: dict[str, Any] | None = None) -> Iterator[Metadata]:
+        """`metadatas`, read READ_PAGE chunks at a time."""
+        for page in self._pages(where, ["metadatas"], READ_PAGE):
+            yield from (dict(m or {}) for m in page["metadatas"] or [])
+
+    def iter_ids(self, where: dict[str, Any] | None = None) -> Iterator[str]:
+        """The ids of the chunks `where` matches (every chunk by default), ID_PAGE at a time."""
+        for page in self._pages(where, [], ID_PAGE):
+            yield from page["ids"]
+
+    def _pages(self, where: dict[str, Any] | None, include: list[str], size: int
+               ) -> Iterator[Any]:
+        offset = 0
+        while True:
+            page = self.collection.get(where=where, limit=size, offset=offset,
+                                       include=cast(Any, include))
+            yield page
+            if len(page["ids"]) < size:
+                return
+            offset += len(page["ids"])
 
     def count(self) -> int:
         return int(self.collection.count())

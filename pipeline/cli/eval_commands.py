@@ -24,7 +24,7 @@ from pipeline.eval import (
 )
 from pipeline.eval.collection import evaluate_store
 from pipeline.search.keyword import DEFAULT_MODE, check_mode, hybrid_hits, keyword_hits
-from pipeline.stack.collection import open_store
+from pipeline.stack.collection import chroma_for, open_reader
 from tasks.settings import Settings
 from tasks.store import ChunkStore
 
@@ -130,11 +130,15 @@ def eval_command(
         check_mode(mode)
     settings = load_settings(data_dir, collection=collection)
     path, questions = read_questions(questions_file)
-    with one_line_errors(), open_store(settings, check=False) as store:
+    with one_line_errors(), chroma_for(settings) as reachable:
+        url = str(reachable.chroma_url)
+        # Both are opened before either is scored: a mistyped name is refused at once.
+        store = open_reader(url, settings.collection)
+        other_store = None if other is None else open_reader(
+            url, load_settings(collection=other).collection, client=store.client)
         result, titles, backend = evaluate_collection(store, settings, questions, ks, mode)
         second = None
-        if other is not None:
-            other_store = ChunkStore(store.client, load_settings(collection=other).collection)
+        if other_store is not None:
             second = evaluate_collection(other_store, settings, questions, ks, mode)
     name = settings.collection
     if as_json:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from pipeline.cli.output import (
 from pipeline.search.answers import answer_question, make_chat
 from pipeline.search.filters import FIELDS, Filters
 from pipeline.search.keyword import DEFAULT_MODE, MODES, check_mode
-from pipeline.search.library import Library, UnknownCollection
+from pipeline.search.library import Library
 from pipeline.search.query import Result
 from pipeline.serve.client import running_service
 from pipeline.stack.cluster import find_cluster
@@ -71,7 +70,8 @@ def retrieve(settings: Settings, text: str, k: int, filters: dict[str, Any],
              mode: str = DEFAULT_MODE) -> list[Result]:
     """The search of `query` and `ask`: through `ragmill up`'s search service when it serves
     this collection with this model (no model loads here), else through a `Library` of this
-    process's own: the same path the Python API and the service take."""
+    process's own: the same path the Python API and the service take. A collection that does
+    not exist is one line naming those that do (UnknownCollection, exit 2), and none is made."""
     with one_line_errors():
         check_mode(mode)
         chosen = Filters.from_values(**filters)
@@ -82,9 +82,8 @@ def retrieve(settings: Settings, text: str, k: int, filters: dict[str, Any],
             return found
         # Searching here: a question embedded through an endpoint joins the stack's limit.
         settings = settings.with_changes(redis_url=cluster.redis_url)
-        with chroma_for(settings, cluster) as reachable, suppress(UnknownCollection):
+        with chroma_for(settings, cluster) as reachable:
             return Library(settings=reachable).search(text, k, mode=mode, **filters)
-        return []  # a collection not made yet holds nothing: the command says so in its words
 
 
 @click.command()

@@ -30,7 +30,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,16 +121,21 @@ class KeywordIndex:
         index._row = {chunk_id: row for row, chunk_id in enumerate(ids)}
         return index
 
-    def rank(self, text: str, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+    def rank(
+        self, text: str, k: int, allowed: Iterable[str] | None = None
+    ) -> list[tuple[str, float]]:
         """Ids and BM25 scores of the `k` best chunks sharing a word with `text`, best first;
-        with `allowed`, only chunks among those ids."""
+        with `allowed`, only chunks among those ids (read once, in any order)."""
         known = [self.bm25.vocab_dict[w] for w in words([text])[0] if w in self.bm25.vocab_dict]
         if not self.ids or not known:
             return []
         scores = np.asarray(self.bm25.get_scores_from_ids(known), dtype=np.float64)
         if allowed is not None:
             mask = np.zeros(len(self.ids), dtype=bool)
-            mask[[self._row[i] for i in allowed if i in self._row]] = True
+            for chunk_id in allowed:
+                row = self._row.get(chunk_id)
+                if row is not None:
+                    mask[row] = True
             scores = np.where(mask, scores, 0.0)
         best = np.argsort(-scores, kind="stable")[:k]
         return [(self.ids[row], float(scores[row])) for row in best if scores[row] > 0]
@@ -193,8 +198,10 @@ def keyword_hits(
 ) -> list[Hit]:
     """The `k` chunks that best match the words of `text` among those `where` matches, best
     first; a Hit's score is its BM25 score. `cache_dir`: where the index is kept on disk."""
-    allowed = set(store.collection.get(where=where, include=[])["ids"]) if where else None
-    ranked = keyword_index(store, cache_dir).rank(text, k, allowed)
+    index = keyword_index(store, cache_dir)
+    # The ids `where` matches are read a page at a time into a mask over the index, never held
+    # all at once: a filter matching a million chunks costs a long-lived reader one page.
+    ranked = index.rank(text, k, store.iter_ids(where) if where else None)
     return _hits(store, ranked)
 
 

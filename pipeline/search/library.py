@@ -8,7 +8,9 @@
 
 One `Library` loads the embedding model once, on its first search, and keeps it; the CLI's
 `books`, `delete` and `collections`, and `ragmill serve`, are thin shells over the same object,
-so all of them answer the same question the same way (docs/python-api.md).
+so all of them answer the same question the same way (docs/python-api.md). Reading never
+creates a collection: a name the server does not hold is an `UnknownCollection` (raised by
+pipeline/stack/collection.py for every reader, importable from here) naming those it holds.
 """
 
 from __future__ import annotations
@@ -16,23 +18,22 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from chromadb.errors import NotFoundError
 
-from pipeline.errors import RagmillError, UsageError
+from pipeline.errors import RagmillError
 from pipeline.search.answers import Answer, answer_question, make_chat
 from pipeline.search.filters import Filters, filtered_search
 from pipeline.search.keyword import DEFAULT_MODE
 from pipeline.search.query import Result
 from pipeline.search.query_batching import MicroBatcher, batching_encoder
 from pipeline.stack.cluster import find_cluster
-from pipeline.stack.collection import record_errors
+from pipeline.stack.collection import UnknownCollection, open_reader, record_errors
 from tasks.collection_record import BACKEND_KEY, MODEL_KEY, check_reader
 from tasks.embedding.backend import EmbeddingBackend, TextEncoder
 from tasks.settings import Settings
@@ -57,8 +58,8 @@ class ReaderStore(ChunkStore):
     k and filter go to Chroma as one query (search/query_batching.py), and the chunk count is
     reused for COUNT_SECONDS."""
 
-    def __init__(self, client: Any, collection: str) -> None:
-        super().__init__(client, collection)
+    def __init__(self, client: Any, collection: str, *, create: bool = False) -> None:
+        super().__init__(client, collection, create=create)
         self._count: tuple[float, int] | None = None
         self._queries: MicroBatcher[np.ndarray, list[Hit]] = MicroBatcher(
             self._query, MAX_BATCH_QUERIES
@@ -83,10 +84,6 @@ class ReaderStore(ChunkStore):
     def delete(self, ids: Sequence[str]) -> None:
         super().delete(ids)
         self._count = None
-
-
-class UnknownCollection(UsageError):
-    """The collection asked for does not exist on the Chroma server."""
 
 
 @dataclass(frozen=True)
@@ -128,8 +125,9 @@ class CollectionInfo:
         return asdict(self)
 
 
-def summarize_books(metadatas: Sequence[Metadata]) -> list[Book]:
-    """Books of a collection from its chunks' metadata, in book id order."""
+def summarize_books(metadatas: Iterable[Metadata]) -> list[Book]:
+    """Books of a collection from its chunks' metadata (read once, in any order), in book id
+    order."""
     seen: dict[str, dict[str, Any]] = {}
     for m in metadatas:
         book = seen.setdefault(str(m.get("book_id", "")), {"meta": m, "chunks": 0, "at": None})
@@ -162,7 +160,9 @@ class Library:
     `collection` and `chroma_url` default to RAGMILL_COLLECTION and CHROMA_URL, else the Chroma
     server of the `ragmill up` stack running for `data_dir` (RAGMILL_DATA_DIR, ./data).
     Safe to share between threads: the model loads once under a lock, and Chroma's HTTP client
-    is thread-safe.
+    is thread-safe. `embedder` and `client` share a loaded model and a Chroma client of
+    `chroma_url` with other libraries. Reading never creates the collection: a name the server
+    does not hold is an UnknownCollection.
     """
 
     def __init__(
@@ -173,6 +173,7 @@ class Library:
         data_dir: Path | None = None,
         settings: Settings | None = None,
         embedder: TextEncoder | None = None,
+        client: Any = None,
     ) -> None:
         settings = settings or Settings.from_env()
         changes: dict[str, Any] = {"collection": collection} if collection else {}
@@ -182,9 +183,10 @@ class Library:
         url = chroma_url or settings.chroma_url or _stack_chroma(settings)
         self.settings = settings.with_changes(chroma_url=url)
         self.chroma_url = url
-        self._client: Any = None
+        # Libraries of one server may share one Chroma client and one loaded model (the search
+        # service's do): a client costs a tenth of a second and a megabyte or two to make.
+        self._client: Any = client
         self._store: ChunkStore | None = None
-        # Libraries of one server may share one loaded model (the search service does).
         self._embedder = embedder
         self._lock = threading.Lock()
         # Book ids seen to exist, so a filtered search need not ask Chroma again; a deleted
@@ -206,16 +208,11 @@ class Library:
 
     @property
     def store(self) -> ChunkStore:
-        """The collection's store; UnknownCollection when the server has no such collection."""
+        """The collection's store; UnknownCollection when the server has no such collection
+        (reading never creates one)."""
         if self._store is None:
-            try:
-                self.client.get_collection(self.collection)
-            except NotFoundError:
-                raise UnknownCollection(
-                    f"collection {self.collection} does not exist on {self.chroma_url}; "
-                    "`ragmill collections` lists those that do"
-                ) from None
-            self._store = ReaderStore(self.client, self.collection)
+            self._store = open_reader(self.chroma_url, self.collection, client=self.client,
+                                      kind=ReaderStore)
         return self._store
 
     @property
@@ -264,7 +261,9 @@ class Library:
 
     def books(self) -> list[Book]:
         """Every book of the collection with its chunk count and when it was ingested."""
-        return summarize_books(self.store.metadatas())
+        # A page of metadata at a time: a long-lived reader's memory stays that of the books,
+        # not of every chunk.
+        return summarize_books(self.store.iter_metadatas())
 
     def delete(self, *book_ids: str) -> Deleted:
         """Remove the chunks of `book_ids`, and nothing else; ids with no chunks are reported."""

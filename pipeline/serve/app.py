@@ -18,8 +18,10 @@ EMBED_TIMEOUT. Nothing a client sends makes the service stop serving.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,46 +35,74 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipeline.errors import RagmillError, UsageError
 from pipeline.search.keyword import DEFAULT_MODE
-from pipeline.search.library import Library, UnknownCollection
+from pipeline.search.library import Library
 from pipeline.serve.access import authorized
 from pipeline.serve.client import reader_of
-from pipeline.stack.collection import record_errors
+from pipeline.stack.collection import UnknownCollection, record_errors
 from tasks.collection_record import check_reader
 from tasks.embedding.errors import EmbedLimitBusy
 from tasks.endpoint.errors import AdmissionTimeout, EndpointError
 from tasks.errors import TaskError
 from tasks.llm.errors import LLMError
-from tasks.settings import REMOTE_BACKEND
+from tasks.settings import COLLECTION_NAME, REMOTE_BACKEND
 
 PAGE = Path(__file__).parent / "static" / "index.html"
 
+# Collections other than its own a long-lived server keeps open at most, the most recently
+# asked for. Each holds a Chroma handle and the books it has seen, not a model (they share the
+# service's); opening one again costs a Chroma round trip.
+KEPT_LIBRARIES = 16
+
+
+@dataclass
+class _Kept:
+    library: Library
+    # Whether the service's model was found to make vectors of the collection's kind.
+    checked: bool = False
+
 
 class Libraries:
-    """The service's library and one per other collection asked for, all sharing one model."""
+    """The service's library and, of the other collections asked for, the KEPT_LIBRARIES most
+    recently used, all sharing one model and one Chroma client. A name the server does not hold
+    is never kept: each request for it costs a Chroma round trip and answers 404."""
 
-    def __init__(self, default: Library) -> None:
+    def __init__(self, default: Library, kept: int = KEPT_LIBRARIES) -> None:
         self.default = default
-        self._others: dict[str, Library] = {}
-        self._checked: set[str] = set()
+        self.kept = kept
+        self._others: OrderedDict[str, _Kept] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, collection: str | None, *, for_questions: bool = True) -> Library:
-        """The library of `collection`; `for_questions`, only if the service's model makes
-        vectors of the collection's kind (else 400: searching it would find nonsense)."""
+        """The library of `collection` (UnknownCollection when there is none); `for_questions`,
+        only if the service's model makes vectors of the collection's kind (else 400: searching
+        it would find nonsense)."""
         if not collection or collection == self.default.collection:
             return self.default
         with self._lock:
-            other = self._others.get(collection)
-            if other is None:
-                other = self._others[collection] = Library(
-                    collection, self.default.chroma_url, settings=self.default.settings,
-                    embedder=self.default.embedder,
-                )
-            if for_questions and collection not in self._checked:
-                with record_errors():
-                    check_reader(other.store, other.settings)
-                self._checked.add(collection)
-            return other
+            kept = self._others.get(collection)
+            if kept is not None:
+                self._others.move_to_end(collection)
+        if kept is None:
+            kept = self._open(collection)
+        if for_questions and not kept.checked:
+            with record_errors():
+                check_reader(kept.library.store, kept.library.settings)
+            kept.checked = True
+        return kept.library
+
+    def _open(self, collection: str) -> _Kept:
+        """Open `collection` (out of the lock: a round trip to Chroma) and keep it."""
+        if not COLLECTION_NAME.fullmatch(collection):  # no collection can have this name
+            raise UnknownCollection.on(self.default.client, collection, self.default.chroma_url)
+        library = Library(collection, self.default.chroma_url, settings=self.default.settings,
+                          embedder=self.default.embedder, client=self.default.client)
+        library.store  # noqa: B018 - a name that does not exist raises before anything is kept
+        with self._lock:
+            kept = self._others.setdefault(collection, _Kept(library))
+            self._others.move_to_end(collection)
+            while len(self._others) > self.kept:
+                self._others.popitem(last=False)
+        return kept
 
 
 def warm_up(library: Library) -> None:

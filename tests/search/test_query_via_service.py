@@ -91,7 +91,8 @@ def another_variant() -> str:
 
 @pytest.mark.parametrize(
     ("env", "says"),
-    [({"RAGMILL_COLLECTION": "another-collection"}, "No chunks stored yet"),
+    [({"RAGMILL_COLLECTION": "another-collection"},
+      "collection another-collection does not exist"),
      ({"EMBED_VARIANT": another_variant()}, "holds vectors of all-MiniLM-L6-v2")],
     ids=["another collection", "another variant"],
 )

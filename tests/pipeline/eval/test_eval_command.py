@@ -120,6 +120,7 @@ def test_a_bad_questions_file_is_one_line_naming_file_and_line(
 
 
 def test_an_empty_collection_is_refused_in_one_line(cluster: Cluster, tmp_path: Path) -> None:
+    ChunkStore.connect(cluster.chroma_url, "eval_nothing_here")  # made, as an ingest makes it
     done = run_cli(["eval", "--collection", "eval_nothing_here"], cluster.env())
     assert done.code == 1
     assert "holds no chunks" in done.stderr and done.stderr.strip().count("\n") == 0
