@@ -26,6 +26,12 @@ that got a context and `contexts_failed` those embedded without one.
 With EMBED_BACKEND=openai, `embed_requests` and `embed_tokens` count the requests sent to the
 embeddings endpoint and the tokens it counted (the limit they ran against is the endpoint's).
 
+Scanned pages: `ocr_pages_queued` counts the pages the run sent to OCR, `ocr_pages_read` those
+read (or given up) so far, and `ocr_started_at` is when the first was queued. A page is counted
+queued when it joins the set of pages its document's fetch waits for (tasks/ocr.py,
+`ragmill:ocr:<digest>:<language>:pending:<run>`) and read when it leaves it, so a fetch or page
+task delivered again counts nothing twice.
+
 Run keys expire after RUN_TTL seconds so Redis does not grow with the number of runs.
 """
 
@@ -43,6 +49,8 @@ from tasks.ledger_scripts import (
     COMPLETE_BATCH,
     DECIDE_CUT,
     FAIL_SOURCE,
+    QUEUE_PAGES,
+    READ_PAGE,
     RECORD_CONTEXT,
     REGISTER_BOOK,
 )
@@ -67,6 +75,8 @@ COUNTERS = (
     "contexts_failed",
     "embed_requests",
     "embed_tokens",
+    "ocr_pages_queued",
+    "ocr_pages_read",
 )
 
 class Registration(IntEnum):
@@ -105,9 +115,12 @@ class Snapshot:
     contexts_failed: int = 0
     embed_requests: int = 0
     embed_tokens: int = 0
+    ocr_pages_queued: int = 0
+    ocr_pages_read: int = 0
     started_at: float = 0.0
     finished_at: float = 0.0
     cancelled_at: float = 0.0
+    ocr_started_at: float = 0.0
 
     @property
     def books_finished(self) -> int:
@@ -118,6 +131,11 @@ class Snapshot:
     def chunks_queued(self) -> int:
         """Chunks registered but neither stored nor given up: what waits in Redis."""
         return max(0, self.chunks_known - self.chunks_stored - self.chunks_dropped)
+
+    @property
+    def ocr_pages_left(self) -> int:
+        """Scanned pages sent to OCR and not read yet."""
+        return max(0, self.ocr_pages_queued - self.ocr_pages_read)
 
     @property
     def complete(self) -> bool:
@@ -137,6 +155,8 @@ class RunLedger:
         self._fail = client.register_script(FAIL_SOURCE)
         self._record_context = client.register_script(RECORD_CONTEXT)
         self._decide_cut = client.register_script(DECIDE_CUT)
+        self._queue_pages = client.register_script(QUEUE_PAGES)
+        self._read_page = client.register_script(READ_PAGE)
 
     def pending_key(self, book_id: str) -> str:
         return f"{self.key}:pending:{book_id}"
@@ -269,6 +289,21 @@ class RunLedger:
         pipe.hincrby(self.key, "embed_requests", requests)
         pipe.hincrby(self.key, "embed_tokens", tokens)
         pipe.execute()
+
+    def queue_pages(self, pending_key: str, pages: Iterable[int], ttl: int) -> int:
+        """Add scanned `pages` to `pending_key`, the set of pages a document's fetch waits for
+        (kept `ttl` seconds), counting those new to it as queued for OCR; see QUEUE_PAGES."""
+        numbers = [int(n) for n in pages]
+        if not numbers:
+            return 0
+        keys = [self.key, pending_key]
+        return int(cast(int, self._queue_pages(keys=keys, args=[ttl, time.time(), *numbers])))
+
+    def page_read(self, pending_key: str, page: int) -> tuple[bool, int]:
+        """Strike `page` off `pending_key`, counting it read if it was there; returns whether
+        this call struck it off and how many pages are still pending. See READ_PAGE."""
+        removed, left = cast(list[int], self._read_page(keys=[self.key, pending_key], args=[page]))
+        return bool(removed), int(left)
 
     def want_contexts(self, n: int) -> None:
         """Count `n` more chunks sent to the LLM stage for a context."""

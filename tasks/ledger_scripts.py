@@ -133,3 +133,36 @@ else
 end
 return 1
 """
+
+
+# Adds scanned pages to the set of pages their document's fetch waits for (tasks/ocr.py) and
+# counts as queued for OCR those the set did not hold: a fetch delivered again re-sends only
+# pages not yet read, which are in the set already, so each page is counted once.
+# KEYS: [1] run hash, [2] the document's pending set
+# ARGV: [1] ttl, [2] now (seconds since the epoch), then the page numbers
+# Returns: the pages counted.
+QUEUE_PAGES = """
+local added = 0
+for i = 3, #ARGV do
+  added = added + redis.call('SADD', KEYS[2], ARGV[i])
+end
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+if added > 0 then
+  redis.call('HINCRBY', KEYS[1], 'ocr_pages_queued', added)
+  redis.call('HSETNX', KEYS[1], 'ocr_started_at', ARGV[2])
+end
+return added
+"""
+
+# Strikes a read page off its document's pending set and counts it read only if this call
+# removed it: a page task delivered again finds it gone and counts nothing.
+# KEYS: [1] run hash, [2] the document's pending set
+# ARGV: [1] page number
+# Returns: {1 if this call struck the page off, else 0; the pages still pending}.
+READ_PAGE = """
+local removed = redis.call('SREM', KEYS[2], ARGV[1])
+if removed == 1 then
+  redis.call('HINCRBY', KEYS[1], 'ocr_pages_read', 1)
+end
+return {removed, redis.call('SCARD', KEYS[2])}
+"""

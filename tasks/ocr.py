@@ -8,8 +8,13 @@ one of OCR's own is in docs/formats.md: it already runs one process per core on 
 which is what OCR wants.
 
 Each page's text is kept in Redis under the document's content hash, language and page number
-for `PAGE_TTL`, so a fetch redelivered after a crash, or the same scan ingested again, reads
-only the pages not read yet.
+for `PAGE_TTL` (a page image of a folder under its own content hash, as an image file of one
+page, so pages added to or taken from the folder leave the others' texts found), so a fetch
+redelivered after a crash, or the same scan ingested again, reads only the pages not read yet.
+
+The set of pages a fetch waits for is kept by the run ledger (`queue_pages`, `page_read`), which
+counts each page once as queued and once as read: what `ragmill ingest` and `ragmill status`
+show while the pages are read.
 """
 
 from __future__ import annotations
@@ -41,13 +46,15 @@ _RUN: ContextVar[tuple[RunLedger, FetchBook] | None] = ContextVar("ocr_run", def
 
 
 class OcrPage(RunMessage):
-    """Read page `page` of the document whose content hash is `digest`."""
+    """Read page `page` of the document whose content hash is `digest` (the page's own content
+    hash is `page_digest` when its text is kept under it)."""
 
     digest: str
     page: int
     name: str
     language: str
     data: WireBytes
+    page_digest: str = ""
 
     def summary(self) -> str:
         return f"(run={self.run_id}, source={self.name}, page={self.page})"
@@ -55,6 +62,16 @@ class OcrPage(RunMessage):
 
 def page_key(digest: str, language: str, page: int) -> str:
     return f"{KEY_PREFIX}:{digest}:{language}:{SETTINGS.dpi or 'scan'}:{page}"
+
+
+def text_key(digest: str, language: str, page: int, page_digest: str = "") -> str:
+    """Where a page's text is kept: under the page's own content hash, as page 1 of itself, when
+    it has one; else under its document's and its number."""
+    return page_key(page_digest, language, 1) if page_digest else page_key(digest, language, page)
+
+
+def _message_key(message: OcrPage) -> str:
+    return text_key(message.digest, message.language, message.page, message.page_digest)
 
 
 class OcrTask(RunTask):
@@ -65,16 +82,15 @@ class OcrTask(RunTask):
 
     def record_failure(self, message: OcrPage, ledger: RunLedger, reason: str) -> None:
         _store(message, {"error": f"{message.name}: page {message.page}: {reason}"})
-        _page_done(message)
+        _page_done(message, ledger)
 
 
 @app.task(name="ragmill.ocr_page", base=OcrTask, bind=True)
 def ocr_page_task(self: OcrTask, message: OcrPage) -> dict[str, Any]:
     """OCR one page into Redis; a page past its time limit is tried once more, then reported."""
-    key = page_key(message.digest, message.language, message.page)
-    if not resources.redis_client().exists(key):
+    if not resources.redis_client().exists(_message_key(message)):
         _store(message, read_one(message.data, message.name, message.page, message.language))
-    _page_done(message)
+    _page_done(message, self.ledger(message))
     return {"page": message.page}
 
 
@@ -93,9 +109,8 @@ def read_one(data: bytes, name: str, page: int, language: str) -> dict[str, str]
 
 
 def _store(message: OcrPage, entry: dict[str, str]) -> None:
-    key = page_key(message.digest, message.language, message.page)
     ttl = ERROR_TTL if "error" in entry else PAGE_TTL
-    resources.redis_client().set(key, json.dumps(entry), ex=ttl)
+    resources.redis_client().set(_message_key(message), json.dumps(entry), ex=ttl)
 
 
 @contextmanager
@@ -128,44 +143,39 @@ def read_pages(need: PagesNeedOcr, language: str = SETTINGS.language) -> dict[in
     if current is None:
         raise RuntimeError("read_pages runs inside for_run(ledger, fetch): the fetch names its run")
     ledger, fetch = current
-    keys = {n: page_key(need.digest, language, n) for n in need.pages}
+    own = need.page_digests
+    keys = {n: text_key(need.digest, language, n, own.get(n, "")) for n in need.pages}
     entries = _fetch(keys)
     messages = [
         OcrPage(run_id=ledger.run_id, digest=need.digest, page=number, name=need.name,
-                language=language, data=need.pages[number])
+                language=language, data=need.pages[number], page_digest=own.get(number, ""))
         for number in sorted(set(keys) - set(entries))
     ]
     if messages and queues.embed_queue(resources.settings()) != queues.EMBED:
-        entries.update(_read_here(messages))
+        entries.update(_read_here(messages, ledger))
     elif messages:
-        _queue(messages, fetch)
+        _queue(messages, fetch, ledger)
         raise PagesQueued(need.name, len(messages))
     return {number: _text(need.name, number, entry, ledger) for number, entry in entries.items()}
 
 
-def _queue(messages: list[OcrPage], fetch: FetchBook) -> None:
-    """Record which pages the fetch waits for and the fetch itself, then send the pages."""
+def _queue(messages: list[OcrPage], fetch: FetchBook, ledger: RunLedger) -> None:
+    """Record which pages the fetch waits for (counted in the run) and the fetch itself, then
+    send the pages."""
     first = messages[0]
-    pending = _pending_key(first)
-    with resources.redis_client().pipeline() as pipe:
-        pipe.sadd(pending, *[m.page for m in messages])
-        pipe.expire(pending, PAGE_TTL)
-        pipe.set(_fetch_key(first), json.dumps(to_wire(fetch)), ex=PAGE_TTL)
-        pipe.execute()
+    ledger.queue_pages(_pending_key(first), [m.page for m in messages], PAGE_TTL)
+    resources.redis_client().set(_fetch_key(first), json.dumps(to_wire(fetch)), ex=PAGE_TTL)
     for message in messages:
         ocr_page_task.send(message)
 
 
-def _page_done(message: OcrPage) -> None:
-    """Strike the page off its fetch's list; the task that strikes the last sends the fetch."""
-    client = resources.redis_client()
-    with client.pipeline(transaction=True) as pipe:
-        pipe.srem(_pending_key(message), message.page)
-        pipe.scard(_pending_key(message))
-        removed, left = pipe.execute()
+def _page_done(message: OcrPage, ledger: RunLedger) -> None:
+    """Strike the page off its fetch's list, counting it read once; the task that strikes the
+    last sends the fetch."""
+    removed, left = ledger.page_read(_pending_key(message), message.page)
     if not removed or left:
         return
-    wire = client.getdel(_fetch_key(message))
+    wire = resources.redis_client().getdel(_fetch_key(message))
     if wire is not None:
         app.send_task("ragmill.fetch_book", **send_options(FetchBook.model_validate(
             json.loads(wire))))
@@ -179,13 +189,16 @@ def _fetch_key(message: OcrPage) -> str:
     return f"{KEY_PREFIX}:{message.digest}:{message.language}:fetch:{message.run_id}"
 
 
-def _read_here(messages: list[OcrPage]) -> dict[int, dict[str, str]]:
-    """The pages read in this worker's extraction processes, one per core.
+def _read_here(messages: list[OcrPage], ledger: RunLedger) -> dict[int, dict[str, str]]:
+    """The pages read in this worker's extraction processes, one per core, counted in the run
+    as pages sent to page tasks are.
 
     With EMBED_BACKEND=openai no embed worker runs, so the io machine reads its scans itself.
     """
     from tasks.extraction import submit
 
+    pending = _pending_key(messages[0])
+    ledger.queue_pages(pending, [m.page for m in messages], PAGE_TTL)
     futures = [
         (m, submit(read_one, m.data, m.name, m.page, m.language)) for m in messages
     ]
@@ -193,6 +206,7 @@ def _read_here(messages: list[OcrPage]) -> dict[int, dict[str, str]]:
     for message, future in futures:
         entries[message.page] = future.result()
         _store(message, entries[message.page])
+        ledger.page_read(pending, message.page)
     return entries
 
 

@@ -9,12 +9,14 @@ from pathlib import PurePosixPath
 from typing import Literal
 
 from corpus.decode import looks_binary
+from corpus.formats.page_folder import MAGIC as PAGE_FOLDER_MAGIC
 
 __all__ = ["FORMATS", "Format", "detect_format", "is_page_image"]
 
-Format = Literal["txt", "md", "html", "epub", "docx", "pdf", "image"]
-# The document formats `detect_format` tells; a page image ("image") is told by `is_page_image`
-# and read with OCR when it is named on its own (in a folder it is an illustration, skipped).
+Format = Literal["txt", "md", "html", "epub", "docx", "pdf", "image", "pages"]
+# The document formats a person hands in; a page image ("image") is told by `is_page_image` and
+# read with OCR when it is named on its own or its folder is a book of page images, which the
+# client sends as one document ("pages", corpus/formats/page_folder.py).
 FORMATS: tuple[Format, ...] = ("txt", "md", "html", "epub", "docx", "pdf")
 
 _SNIFF_BYTES = 4096
@@ -42,6 +44,8 @@ def detect_format(data: bytes, name: str = "") -> Format | None:
     extension for a fragment without ``<html>``.
     """
     head = data[:_SNIFF_BYTES]
+    if data.startswith(PAGE_FOLDER_MAGIC):
+        return "pages"
     if _PDF_MAGIC in data[:1024]:
         return "pdf"
     if head.startswith(_ZIP_MAGIC):

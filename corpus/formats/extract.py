@@ -79,6 +79,10 @@ def _extract(found: Format, data: bytes, name: str, max_bytes: int) -> Document:
         from corpus.formats.ocr_images import extract_images
 
         return extract_images(data, name)
+    if found == "pages":
+        from corpus.formats.ocr_images import extract_page_folder
+
+        return extract_page_folder(data, name)
     from corpus.formats.pdf import extract_pdf
 
     return extract_pdf(data, name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from typing import BinaryIO
 
 from PIL import Image
 
@@ -28,12 +29,13 @@ __all__ = [
 DEFAULT_MAX_PIXELS = 80_000_000
 
 
-def readable_image(data: bytes) -> bool:
-    """Whether the image's header can be read (a file with only the magic of one is not)."""
+def readable_image(data: bytes | BinaryIO) -> bool:
+    """Whether the image's header can be read (a file with only the magic of one is not); from
+    its bytes or an open file, of which Pillow reads only the header."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
                 return image.width > 0 and image.height > 0
     except Image.DecompressionBombError:
         return True  # an image, which extraction refuses with the pixel limit in its line

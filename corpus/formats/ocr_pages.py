@@ -61,30 +61,41 @@ def current_plan() -> OcrPlan:
 class PagesNeedOcr(NoTextLayer):
     """Pages to read before the document can be extracted: page number -> the page's bytes.
 
-    ``digest`` names the document's content, so pages already read can be found again.
+    ``digest`` names the document's content, so pages already read can be found again; a page
+    in ``page_digests`` is found by its own content instead (a page image of a folder, whose text
+    stays found when other pages are added, removed or renumbered).
     """
 
-    def __init__(self, name: str, digest: str, pages: dict[int, bytes]) -> None:
+    def __init__(
+        self, name: str, digest: str, pages: dict[int, bytes],
+        page_digests: dict[int, str] | None = None,
+    ) -> None:
         super().__init__(f"{name}: {len(pages)} page(s) without a text layer need OCR")
         self.name, self.digest, self.pages = name, digest, pages
+        self.page_digests = page_digests or {}
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Crosses from an extraction process to the worker thread with all its pages.
-        return (PagesNeedOcr, (self.name, self.digest, self.pages))
+        return (PagesNeedOcr, (self.name, self.digest, self.pages, self.page_digests))
 
 
 def page_texts(
-    name: str, data: bytes, numbers: list[int], page_bytes: Callable[[int], bytes]
+    name: str, data: bytes, numbers: list[int], page_bytes: Callable[[int], bytes], *,
+    pages_by_content: bool = False,
 ) -> dict[int, str]:
     """The OCR text of pages ``numbers``: from the plan, or read here when the plan says inline.
 
     ``page_bytes`` gives a page as bytes of its own (a one-page PDF, an image). Raises
-    PagesNeedOcr when the caller reads pages elsewhere and some are not in the plan.
+    PagesNeedOcr when the caller reads pages elsewhere and some are not in the plan, each page
+    named by its own content when ``pages_by_content``.
     """
     plan = current_plan()
     missing = {number: page_bytes(number) for number in numbers if number not in plan.texts}
     if missing and not plan.inline:
-        raise PagesNeedOcr(name, hashlib.sha256(data).hexdigest(), missing)
+        own = {n: hashlib.sha256(page).hexdigest() for n, page in missing.items()}
+        raise PagesNeedOcr(
+            name, hashlib.sha256(data).hexdigest(), missing, own if pages_by_content else None
+        )
     texts = {number: plan.texts[number] for number in numbers if number in plan.texts}
     texts.update(read_inline(name, missing, plan.settings))
     return texts

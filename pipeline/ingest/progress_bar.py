@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.progress import (
@@ -87,6 +88,9 @@ class Report:
             "contexts_wanted": s.contexts_wanted,
             "chunks_contextualized": s.contexts_done,
             "contexts_failed": s.contexts_failed,
+            # Scanned pages sent to OCR in this run and read of those.
+            "ocr_pages_queued": s.ocr_pages_queued,
+            "ocr_pages_read": s.ocr_pages_read,
             **self.endpoint_usage(),
         }
 
@@ -104,8 +108,28 @@ class Report:
         }
 
 
+# Pages read over about this many seconds give the OCR rate the bar shows: recent enough to
+# follow a run whose scans arrive in bursts, long enough to smooth pages finishing in clumps.
+RATE_WINDOW_SECONDS = 30.0
+
+
+@dataclass
+class PageRate:
+    """Pages read per second over the last RATE_WINDOW_SECONDS of readings."""
+
+    readings: deque[tuple[float, int]] = field(default_factory=deque)
+
+    def observe(self, now: float, read: int) -> float:
+        self.readings.append((now, read))
+        while len(self.readings) > 2 and now - self.readings[1][0] >= RATE_WINDOW_SECONDS:
+            self.readings.popleft()
+        then, before = self.readings[0]
+        return (read - before) / (now - then) if now > then else 0.0
+
+
 class ProgressView:
-    """A live bar: chunks stored of chunks known, chunks/s, ETA, books done/failed."""
+    """A live bar: chunks stored of chunks known, chunks/s, ETA, books done/failed, and OCR
+    pages read while a scan is being read."""
 
     def __init__(
         self, console: Console, enabled: bool = True, embed_limit: EndpointLimit | None = None
@@ -120,6 +144,7 @@ class ProgressView:
             TextColumn("chunks  {task.fields[rate]:>6.1f}/s"),
             TimeRemainingColumn(),
             TextColumn("books {task.fields[books]}"),
+            TextColumn("{task.fields[ocr]}"),
             TextColumn("{task.fields[llm]}"),
             TextColumn("{task.fields[endpoint]}"),
             TimeElapsedColumn(),
@@ -128,8 +153,9 @@ class ProgressView:
             transient=False,
         )
         self.task: TaskID = self.progress.add_task(
-            "ingest", total=None, rate=0.0, books="0/0", llm="", endpoint=""
+            "ingest", total=None, rate=0.0, books="0/0", ocr="", llm="", endpoint=""
         )
+        self.page_rate = PageRate()
 
     def __enter__(self) -> ProgressView:
         self.progress.start()
@@ -139,7 +165,9 @@ class ProgressView:
         self.progress.stop()
 
     def update(self, s: Snapshot) -> None:
-        elapsed = max(time.monotonic() - self.started, 1e-6)
+        now = time.monotonic()
+        elapsed = max(now - self.started, 1e-6)
+        pages_per_second = self.page_rate.observe(now, s.ocr_pages_read)
         failed = f", {s.books_failed} failed" if s.books_failed else ""
         self.progress.update(
             self.task,
@@ -147,9 +175,40 @@ class ProgressView:
             completed=s.chunks_stored,
             rate=(s.chunks_stored - s.chunks_skipped) / elapsed,
             books=f"{s.books_done}/{s.books_total} done{failed}",
+            ocr=ocr_progress(s, pages_per_second),
             llm=llm_progress(s),
             endpoint=endpoint_progress(s, self.embed_limit),
         )
+
+
+def ocr_progress(s: Snapshot, pages_per_second: float) -> str:
+    """'OCR 37/300 pages, 1.4 pages/s, ETA 3m10s' while scanned pages are being read (no rate
+    before the first is read), 'OCR 300 pages read' once all are, '' for a run without scans."""
+    if not s.ocr_pages_queued:
+        return ""
+    if not s.ocr_pages_left:
+        return f"OCR {s.ocr_pages_read} pages read"
+    text = f"OCR {s.ocr_pages_read}/{s.ocr_pages_queued} pages"
+    if pages_per_second > 0:
+        eta = duration(s.ocr_pages_left / pages_per_second)
+        text += f", {pages_per_second:.1f} pages/s, ETA {eta}"
+    return text
+
+
+def average_page_rate(s: Snapshot, now: float) -> float:
+    """Pages read per second since the run's first page was queued (`now` from time.time())."""
+    seconds = now - s.ocr_started_at
+    return s.ocr_pages_read / seconds if s.ocr_started_at and seconds > 0 else 0.0
+
+
+def duration(seconds: float) -> str:
+    """'45s', '3m10s', '2h05m'."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 def llm_progress(s: Snapshot) -> str:
@@ -183,6 +242,11 @@ def print_summary(console: Console, report: Report) -> None:
         console.print(
             f"Re-sent {report.resent} fetch(es) whose work stalled or was lost; ids are "
             "deterministic, so nothing was stored twice",
+            highlight=False,
+        )
+    if s.ocr_pages_queued:
+        console.print(
+            f"OCR: {s.ocr_pages_read} of {s.ocr_pages_queued} scanned pages read in this run",
             highlight=False,
         )
     if s.contexts_wanted:

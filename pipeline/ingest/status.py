@@ -9,7 +9,8 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-from tasks.ledger import RunLedger, recent_runs
+from pipeline.ingest.progress_bar import average_page_rate, ocr_progress
+from tasks.ledger import RunLedger, Snapshot, recent_runs
 
 
 def run_record(client: redis.Redis, run_id: str) -> dict[str, object]:
@@ -29,8 +30,21 @@ def run_record(client: redis.Redis, run_id: str) -> dict[str, object]:
         "chunks_known": s.chunks_known,
         "chunks_stored": s.chunks_stored,
         "chunks_left": max(s.chunks_known - s.chunks_stored, 0),
+        # Scanned pages sent to OCR and read of those; `ocr` is the line shown while pages of a
+        # run still going are being read ("" otherwise).
+        "ocr_pages_queued": s.ocr_pages_queued,
+        "ocr_pages_read": s.ocr_pages_read,
+        "ocr": ocr_line(s) if not (s.finished_at or s.cancelled_at) else "",
         "failures": ledger.failures(),
     }
+
+
+def ocr_line(s: Snapshot) -> str:
+    """'OCR 37/300 pages, 1.4 pages/s, ETA 3m10s' (the rate since the first page was queued)
+    while pages remain, else ''."""
+    if not s.ocr_pages_left:
+        return ""
+    return ocr_progress(s, average_page_rate(s, time.time()))
 
 
 def show_status(client: redis.Redis, run_id: str | None, as_json: bool, out: Console) -> None:
@@ -56,6 +70,8 @@ def show_status(client: redis.Redis, run_id: str | None, as_json: bool, out: Con
         )
     out.print(table)
     for r in records:
+        if r["ocr"]:
+            out.print(f"{r['run']}: {r['ocr']}", markup=False)
         if r["interrupted"]:
             out.print(
                 f"{r['run']}: interrupted with {r['books_left']} books and {r['chunks_left']} "

@@ -33,7 +33,14 @@ from pipeline.errors import RagmillError, UsageError
 from pipeline.ingest.progress_bar import Report
 from pipeline.ingest.run import IngestRequest, stack_plan
 from pipeline.ingest.submission import Plan, Submission
-from pipeline.ingest.sync_plan import LocalFile, SyncPlan, check_folders, make_plan
+from pipeline.ingest.sync_plan import (
+    LocalFile,
+    SyncPlan,
+    check_folders,
+    fingerprint,
+    make_plan,
+    still_there,
+)
 from pipeline.ingest.sync_store import remove, repoint, restamp, stamp, stored_sources
 from pipeline.stack.broker import client_app, connect
 from pipeline.stack.cluster import Cluster, find_cluster, workers_for
@@ -96,6 +103,9 @@ class SyncResult:
             "chunks_embedded": self.embedded,
             "chunks_reused": self.reused,
             "chunks_already_stored": report.get("chunks_already_stored", 0),
+            # Scanned pages sent to OCR and read (pages read before come from Redis, uncounted).
+            "ocr_pages_queued": report.get("ocr_pages_queued", 0),
+            "ocr_pages_read": report.get("ocr_pages_read", 0),
             "chunks_moved": self.moved_chunks,
             "chunks_removed": self.removed_chunks,
             "kept": self.kept,
@@ -191,9 +201,8 @@ class SyncSubmission(Submission):
         self.sent: dict[str, LocalFile] = {}
 
     def _read_file(self, source: Source) -> bytes:
-        path = Path(source.ref)
         try:
-            stat = path.stat()
+            size, mtime_ns = fingerprint(source.ref)
         except OSError as exc:
             raise CorpusError(
                 f"{source.label}: {exc.strerror or exc} since the sync looked at it; what is "
@@ -201,8 +210,7 @@ class SyncSubmission(Submission):
             ) from None
         data = super()._read_file(source)
         self.sent[source.label] = LocalFile(
-            source.ref, source.label, stat.st_size, stat.st_mtime_ns,
-            hashlib.sha256(data).hexdigest()[:32],
+            source.ref, source.label, size, mtime_ns, hashlib.sha256(data).hexdigest()[:32]
         )
         return data
 
@@ -274,7 +282,7 @@ def landed_books(submission: Submission) -> dict[str, str]:
 def remove_gone(collection: Any, result: SyncResult) -> None:
     """Delete the chunks of files that are gone, checking each is still gone right before."""
     for source in result.plan.removed:
-        if Path(source.path).exists():
+        if still_there(source.path):
             result.kept.append(source.label)
             continue
         result.removed_chunks += remove(collection, source.path)

@@ -10,6 +10,12 @@ modification time it had, so a file whose size and time did not change is not re
     moved      a path not stored whose content is stored under a path that no longer exists
     removed    a stored path under the folders whose file no longer exists
     unchanged  a stored path with the same content
+
+A folder of page images is one book (corpus/sources.py), so it is one source here: its path is
+the folder's, its content hash that of its pages packed in page order (names and bytes: the
+document its fetch carries), its size the sum of its pages' and its time the latest of the
+folder's and its pages' (adding, removing or renaming a page changes the folder's). A changed
+page is a changed book, read again whole; its pages already read come from Redis, not OCR.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus.sources import resolve
+from corpus.formats.page_folder import bundle_header
+from corpus.sources import page_folder, resolve
 from pipeline.errors import UsageError
 
 READ_BLOCK = 1 << 20
@@ -134,23 +141,56 @@ def scan(
             if ignore is not None and Path(source.ref).is_relative_to(ignore):
                 continue
             try:
-                stat = Path(source.ref).stat()
+                size, mtime_ns = fingerprint(source.ref)
             except OSError as exc:
                 unreadable.append((source.label, f"{source.label}: {exc.strerror or exc}"))
                 continue
-            files.setdefault(
-                source.ref, LocalFile(source.ref, source.label, stat.st_size, stat.st_mtime_ns)
-            )
+            files.setdefault(source.ref, LocalFile(source.ref, source.label, size, mtime_ns))
     return list(files.values()), skipped, unreadable
 
 
+def fingerprint(path: str) -> tuple[int, int]:
+    """A source's size and modification time (ns): a file's own, a page folder's as the module
+    docstring says; OSError when it cannot be looked at."""
+    pages = _pages(path)
+    if pages is None:
+        stat = Path(path).stat()
+        return stat.st_size, stat.st_mtime_ns
+    stats = [Path(path).stat(), *(page.stat() for page in pages)]
+    return sum(s.st_size for s in stats[1:]), max(s.st_mtime_ns for s in stats)
+
+
 def content_hash(path: str) -> str:
-    """sha256 of the file's bytes (hex, 32 characters); OSError when it cannot be read."""
+    """sha256 of the file's bytes (hex, 32 characters), or of a page folder's pages as its
+    fetch packs them; OSError when it cannot be read."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(READ_BLOCK), b""):
-            digest.update(block)
+    pages = _pages(path)
+    files = [Path(path)] if pages is None else pages
+    if pages is not None:
+        digest.update(bundle_header([(page.name, page.stat().st_size) for page in pages]))
+    for file in files:
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(READ_BLOCK), b""):
+                digest.update(block)
     return digest.hexdigest()[:32]
+
+
+def still_there(path: str) -> bool:
+    """Whether a stored source's path still holds it: a file, or a folder that is still a book
+    of page images (one given a document of another kind is no longer that book)."""
+    if Path(path).is_dir():
+        return page_folder(Path(path)) is not None
+    return Path(path).is_file()
+
+
+def _pages(path: str) -> list[Path] | None:
+    """A page folder's pages, None for a file; OSError for a folder no longer a page folder."""
+    if not Path(path).is_dir():
+        return None
+    pages = page_folder(Path(path))
+    if pages is None:
+        raise NotADirectoryError(f"{path} is no longer a folder of page images")
+    return pages
 
 
 def under(path: str, folders: Iterable[Path]) -> bool:
@@ -225,7 +265,7 @@ def pair_moves(
     are added and the other gone paths removed."""
     gone: dict[str, list[StoredSource]] = {}
     for path, source in sorted(stored.items()):
-        if path not in present and not Path(path).is_file():
+        if path not in present and not still_there(path):
             gone.setdefault(source.content_hash, []).append(source)
     for local in new:
         olds = gone.get(local.content_hash)

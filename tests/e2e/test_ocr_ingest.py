@@ -1,8 +1,10 @@
 """A scanned book goes through real workers: its pages are read by Tesseract on the embed
-processes, land in Chroma with their page numbers, and are found by a query.
+processes, counted in the run while they are read, land in Chroma with their page numbers, and
+are found by a query; a folder of page images is one such book, and a sync keeps it in step.
 
 The session's redis-server, Chroma server, io and embed workers (tests/conftest.py) run it; the
-scans are made at test time from known text (tests/corpus/test_ocr.py).
+scans are made at test time from known text (tests/corpus/test_ocr.py,
+tests/corpus/test_page_folders.py).
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ from typing import Any
 
 import pytest
 import redis
+from rich.console import Console
 
 from corpus.formats.ocr import ocr_unavailable
+from pipeline.ingest import run as runs
+from pipeline.ingest.progress_bar import ProgressView
+from tasks.ledger import Snapshot
+from tasks.settings import Settings
 from tasks.store import ChunkStore
 from tests.conftest import Cluster, run_cli
 from tests.corpus.test_ocr import PAGES, image_pdf, noise_image, page_image
+from tests.corpus.test_page_folders import ALICE, scanned_folder
 
 UNAVAILABLE = ocr_unavailable("eng")
 pytestmark = [
@@ -98,3 +106,82 @@ def test_pages_already_read_are_taken_from_redis_not_read_again(
     assert again["books_done"] == 1, again
     hits = query(cluster, f"{collection}_again", "zebra marmalade quartz garden")
     assert "marmalade" in hits[0]["text"] and hits[0]["page_first"] <= 2 <= hits[0]["page_last"]
+
+
+def forget_pages(cluster: Cluster, digest: str) -> None:
+    """Drop what Redis remembers of a document's pages, so this test reads them itself."""
+    client = redis.Redis.from_url(cluster.redis_url)
+    for key in client.scan_iter(f"ragmill:ocr:{digest}:*"):
+        client.delete(key)
+
+
+def test_pages_are_counted_while_they_are_read_and_the_bar_shows_them(
+    cluster: Cluster, collection: str, tmp_path: Path
+) -> None:
+    book = tmp_path / "alice-scan.pdf"
+    book.write_bytes(image_pdf([page_image(lines) for lines in ALICE]))
+    forget_pages(cluster, hashlib.sha256(book.read_bytes()).hexdigest())
+    settings = Settings.from_env(cluster.env(RAGMILL_COLLECTION=collection))
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=240, color_system=None)
+    seen: list[Snapshot] = []
+
+    def progress(snapshot: Snapshot) -> None:
+        seen.append(snapshot)
+        view.update(snapshot)
+
+    with ProgressView(console) as view:
+        result = runs.ingest(runs.IngestRequest(inputs=(str(book),)), settings,
+                             on_progress=progress)
+    report = result.report
+    assert report.ok, report.failures
+    final = report.snapshot
+    assert (final.ocr_pages_queued, final.ocr_pages_read) == (3, 3)
+    assert report.as_dict()["ocr_pages_read"] == 3
+    # Counted while OCR ran: the book was not yet chunked when its pages were queued.
+    assert any(s.ocr_pages_queued == 3 and not s.chunks_known for s in seen)
+    shown = screen.getvalue()
+    assert "/3 pages" in shown or "OCR 3 pages read" in shown, shown[-2000:]
+    if any(0 < s.ocr_pages_read < 3 for s in seen):
+        assert "pages/s, ETA" in shown
+
+
+def test_a_folder_of_page_images_syncs_as_one_book_citing_its_pages(
+    cluster: Cluster, collection: str, tmp_path: Path
+) -> None:
+    library = tmp_path / "library"
+    book = scanned_folder(library / "alice", ["1.png", "2.png", "10.png"])
+    (library / "notes.txt").write_text("Notes on the river bank and the white rabbit.\n")
+    for page in book.iterdir():  # each page's text is kept under the image's own hash
+        forget_pages(cluster, hashlib.sha256(page.read_bytes()).hexdigest())
+    store = ChunkStore.connect(cluster.chroma_url, collection)
+
+    def sync() -> dict[str, Any]:
+        result = run_cli(
+            ["sync", str(library), "--json", "--no-progress", "--collection", collection],
+            cluster.env(RAGMILL_CHUNK_TOKENS="24", RAGMILL_CHUNK_OVERLAP="0"), timeout=180,
+        )
+        summary = json.loads(result.stdout)
+        assert isinstance(summary, dict) and result.code == 0, result.stderr
+        return summary
+
+    first = sync()
+    assert (first["added"], first["failures"]) == (2, {}), first
+    assert (first["ocr_pages_queued"], first["ocr_pages_read"]) == (3, 3)
+    alice = [m for m in store.metadatas() if m["title"] == "alice"]
+    assert {m["source_path"] for m in alice} == {str(book.resolve())}
+    pages = {(m["page_first"], m["page_last"]) for m in alice}
+    assert min(p[0] for p in pages) == 1 and max(p[1] for p in pages) == 3
+    hits = query(cluster, collection, "the Rabbit say to itself Oh dear Oh dear")
+    rabbit = next(h for h in hits if h["title"] == "alice")
+    assert "Rabbit" in rabbit["text"] and rabbit["page_first"] == 3  # 10.png is page 3
+
+    assert sync()["unchanged"] == 2  # nothing read again
+
+    # A page taken out changes the book, read again with its pages' texts from Redis.
+    (book / "10.png").unlink()
+    changed = sync()
+    assert (changed["changed"], changed["unchanged"]) == (1, 1), changed
+    assert changed["ocr_pages_queued"] == 0
+    alice = [m for m in store.metadatas() if m["title"] == "alice"]
+    assert alice and max(int(m["page_last"]) for m in alice) == 2

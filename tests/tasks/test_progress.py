@@ -181,3 +181,21 @@ def test_unfinished_sources_are_the_unfetched_and_the_books_with_batches_missing
     assert ledger.unfinished(labels) == {"84": "84", "1342": None}
     ledger.complete_batch("84", 1)
     assert ledger.unfinished(labels) == {"1342": None}
+
+
+def test_scanned_pages_are_counted_once_however_often_their_tasks_are_delivered(
+    ledger: RunLedger,
+) -> None:
+    pending = f"ragmill:ocr:digest:auto:pending:{ledger.run_id}"
+    assert ledger.queue_pages(pending, [1, 2, 3], ttl=60) == 3
+    # The fetch delivered again re-sends the pages not read yet: they are counted already.
+    assert ledger.queue_pages(pending, [1, 2, 3], ttl=60) == 0
+    assert ledger.page_read(pending, 2) == (True, 2)
+    assert ledger.page_read(pending, 2) == (False, 2)  # the page task delivered again
+    s = ledger.snapshot()
+    assert (s.ocr_pages_queued, s.ocr_pages_read, s.ocr_pages_left) == (3, 1, 2)
+    assert s.ocr_started_at > 0
+    assert ledger.page_read(pending, 1) == (True, 1)
+    assert ledger.page_read(pending, 3) == (True, 0)  # the last: its task sends the fetch
+    assert ledger.snapshot().ocr_pages_left == 0
+
