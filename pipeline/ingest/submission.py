@@ -269,7 +269,8 @@ def progress(snapshot: Snapshot, submitted: int) -> tuple[object, ...]:
 
 PROGRESS_FIELDS = (
     "books_done", "books_failed", "books_fetched", "chunks_known", "chunks_stored",
-    "batches_done", "contexts_done", "contexts_failed", "embed_requests",
+    "batches_done", "contexts_done", "contexts_failed", "embed_requests", "ocr_pages_queued",
+    "ocr_pages_read",
 )
 
 
