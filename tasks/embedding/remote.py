@@ -5,7 +5,9 @@
 use either. Each request goes
 
     plan: as many inputs as EMBED_MAX_INPUTS and the request token cap allow (batching.py)
-    -> acquire a ticket for the request's honest token bound from the shared limit (waiting)
+    -> acquire a ticket from the shared limit (waiting) for the tokens the request may cost:
+       its honest bound until a reply has shown the endpoint's tokens per byte of text, kept
+       beside the shared limit for every process (batching.reservation)
     -> POST /embeddings
     -> settle the ticket with the reply's `usage`
     on 429: pause every process for Retry-After, then go round again
@@ -28,7 +30,12 @@ from functools import cache
 import numpy as np
 import redis
 
-from tasks.embedding.batching import PlannedRequest, plan_requests
+from tasks.embedding.batching import (
+    PlannedRequest,
+    plan_requests,
+    reservation,
+    tokens_per_byte,
+)
 from tasks.embedding.errors import (
     EmbedLimitBusy,
     MalformedEmbedReply,
@@ -174,16 +181,21 @@ class RemoteEmbedder:
         """The reply to one planned request, through the limit and retries; the requests sent
         and the tokens charged to the limit for them."""
         inputs = texts[request.start : request.stop]
+        limiter = self.limiter
+        reserved = reservation(request, limiter.per_byte() if limiter else None)
         reply, attempts = call_within_limit(
             lambda: self._client().embed(inputs),
             limiter=self.limiter,
-            reserved=request.tokens,
+            reserved=reserved,
             used_tokens=lambda reply: reply.tokens,
             max_retries=self.settings.max_retries,
             sleep=self._sleep,
             deadline=deadline,
         )
-        used = request.tokens if reply.tokens is None else reply.tokens
+        learned = None if reply.tokens is None else tokens_per_byte(request, reply.tokens)
+        if limiter and learned is not None:
+            limiter.learn_per_byte(learned)
+        used = reserved if reply.tokens is None else reply.tokens
         return reply, attempts.sent, attempts.failed_tokens + used
 
     def _busy(self, wait: float) -> EmbedLimitBusy:

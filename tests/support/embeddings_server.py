@@ -6,8 +6,11 @@ a sliding window of requests and tokens (the chat server's, tests/support/chat_s
 request that would take it over EMBED_RPM/EMBED_TPM is a *violation*, answered 429 with
 Retry-After and recorded. It can be told to fail: the next N requests answered 500, 429 (with a
 chosen Retry-After), 401, 413, bad JSON, too few vectors or vectors of the wrong dimension; a
-share of requests answered 429 (with Retry-After) or 500 at random; every reply delayed; a key
-required.
+share of requests answered 429 (with Retry-After) or 500 at random, or every Nth request; every
+reply delayed; a key required. A failure is not counted in the window: the provider did no work.
+With `hashed_vectors` it answers with vectors drawn from each text's hash instead of the model's:
+for tests of the limit, where the vectors' meaning is not under test and the model's CPU time on
+a busy machine would decide how fast the endpoint can go.
 
 Every 429 is recorded as a `Notice`: when its reply left the server and when it told the client
 to come back (that moment plus Retry-After), so a test can check that no request from any
@@ -16,6 +19,7 @@ process arrived before it (`early_requests`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import threading
@@ -24,8 +28,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+from tokenizers import Tokenizer
+
+from corpus.tokens import load_tokenizer
 from pipeline.bench.local_http import QuietHandler, serve_http
 from tasks.embedding import Embedder
 from tasks.settings import default_model
@@ -54,6 +63,13 @@ def model() -> Embedder:
     return Embedder(default_model(), backend="torch", batch_size=32)
 
 
+@cache
+def tokenizer() -> Tokenizer:
+    """The bundled model's tokenizer alone: what `hashed_vectors` counts with, without loading
+    the model."""
+    return load_tokenizer(Path(default_model()))
+
+
 @dataclass
 class EmbeddingsServer(LLMServer):
     """State and controls of a running embeddings server (times are time.time())."""
@@ -69,6 +85,13 @@ class EmbeddingsServer(LLMServer):
     random_500: float = 0.0
     # Draws the random failures: seed it for the same failures at the same request numbers.
     rng: random.Random = field(default_factory=random.Random)
+    # Every `every_429`-th request (counting all received) answered 429 with Retry-After
+    # `every_retry_after`, every `every_500`-th 500 (0: never); the 429 wins when both fall due.
+    every_429: int = 0
+    every_500: int = 0
+    every_retry_after: float = 1.0
+    received: int = 0
+    hashed_vectors: bool = False
     inputs: int = 0
     notices: list[Notice] = field(default_factory=list)
     _encode_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -114,9 +137,14 @@ class EmbeddingsServer(LLMServer):
                 f'{{"error": "batch size {len(texts)} > max_client_batch_size"}}'.encode(),
             )
         with self._encode_lock:  # a Rust tokenizer refuses to be used by two threads at once
-            tokens = sum(model().token_lengths(texts))
+            if self.hashed_vectors:
+                tokens = sum(len(e.ids) for e in tokenizer().encode_batch(texts))
+            else:
+                tokens = sum(model().token_lengths(texts))
         with self._lock:
+            self.received += 1
             failure = self._failures.popleft() if self._failures else None
+            failure = failure or self._periodic_failure()
             if failure is None and self.random_429 and self.rng.random() < self.random_429:
                 failure = ("429", self.random_retry_after)
             if failure is None and self.random_500 and self.rng.random() < self.random_500:
@@ -137,8 +165,11 @@ class EmbeddingsServer(LLMServer):
                 return 429, {"Retry-After": f"{after:g}"}, b'{"error": "slow down"}'
             if kind in FAILURES:
                 return FAILURES[kind][0], {}, FAILURES[kind][1]
-        with self._encode_lock:
-            vectors = model().encode(texts)
+        if self.hashed_vectors:
+            vectors = hashed(texts)
+        else:
+            with self._encode_lock:
+                vectors = model().encode(texts)
         with self._lock:
             self.inputs += len(texts)
         if failure is not None and failure[0] == "wrong-dim":
@@ -156,6 +187,14 @@ class EmbeddingsServer(LLMServer):
         }
         return 200, {}, json.dumps(reply).encode()
 
+    def _periodic_failure(self) -> tuple[str, float] | None:
+        """The failure the `received`-th request is due (every_429, every_500), if any."""
+        if self.every_429 and self.received % self.every_429 == 0:
+            return "429", self.every_retry_after
+        if self.every_500 and self.received % self.every_500 == 0:
+            return "500", 0.0
+        return None
+
     def _record(
         self, now: float, status: int, tokens: int, code: int, data: bytes
     ) -> tuple[int, dict[str, str], bytes]:
@@ -164,11 +203,22 @@ class EmbeddingsServer(LLMServer):
         return code, {}, data
 
 
+def hashed(texts: list[str], dimension: int = 384) -> np.ndarray:
+    """A unit vector per text, the same for the same text, drawn from its sha256."""
+    rows = []
+    for text in texts:
+        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+        row = np.random.default_rng(seed).standard_normal(dimension)
+        rows.append(row / np.linalg.norm(row))
+    return np.asarray(rows, dtype=np.float32)
+
+
 @contextmanager
 def serve_embeddings(**options: Any) -> Iterator[EmbeddingsServer]:
     """Run an EmbeddingsServer(**options) on a free 127.0.0.1 port until the block ends."""
     state = EmbeddingsServer(**options)
-    model()  # loaded before the first request, so the first reply is not slow
+    if not state.hashed_vectors:
+        model()  # loaded before the first request, so the first reply is not slow
 
     class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"

@@ -8,6 +8,8 @@ RemoteEmbedSettings.limit_key: one per endpoint and model unless named) and the 
     <p>:<name>:log               zset    member "<ticket id>|<tokens>", score = the time
                                          from which the entry counts (see window.py)
     <p>:<name>:paused            string  Redis time (seconds) before which nobody is admitted
+    <p>:<name>:per_byte          string  the most tokens a byte of text has cost in any reply
+                                         (embeddings reserve by it: tasks/embedding/batching.py)
 
 Times are Redis's own clock (TIME), so workers on machines whose clocks disagree still share one
 window. Tests may pass `now` explicitly to compare the script with window.py step by step.
@@ -101,6 +103,20 @@ redis.call('SET', KEYS[1], string.format('%.6f', until_),
 return string.format('%.6f', until_)
 """
 
+# Raises the learned tokens per byte to a reply's figure, never lowering it.
+# KEYS: [1] per_byte string
+# ARGV: [1] tokens per byte a reply showed
+# Returns: the value kept, as a string.
+RAISE = """
+local seen = tonumber(ARGV[1])
+local kept = tonumber(redis.call('GET', KEYS[1]) or '0')
+if seen > kept then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return ARGV[1]
+end
+return tostring(kept)
+"""
+
 
 __all__ = ["AdmissionTimeout", "RedisLimiter", "RequestTooLarge"]
 
@@ -130,6 +146,7 @@ class RedisLimiter:
         self.hold = hold
         self.log_key = f"{prefix}:{name}:log"
         self.paused_key = f"{prefix}:{name}:paused"
+        self.per_byte_key = f"{prefix}:{name}:per_byte"
         self.what = what
         self.advice = advice
         self._sleep = sleep
@@ -137,6 +154,7 @@ class RedisLimiter:
         self._admit = client.register_script(ADMIT)
         self._settle = client.register_script(SETTLE)
         self._pause = client.register_script(PAUSE)
+        self._raise = client.register_script(RAISE)
 
     def try_admit(self, tokens: int, now: float | None = None) -> tuple[Ticket | None, float]:
         """One attempt: (ticket, 0.0) if admitted, else (None, seconds to wait)."""
@@ -202,6 +220,15 @@ class RedisLimiter:
             cast(str, self._pause(keys=[self.paused_key], args=[_now(now), max(0.0, seconds)]))
         )
 
+    def per_byte(self) -> float | None:
+        """The most tokens a byte of text has cost in any reply under this limit, if known."""
+        kept = self.client.get(self.per_byte_key)
+        return None if kept is None else float(cast(bytes, kept))
+
+    def learn_per_byte(self, seen: float) -> None:
+        """A reply cost `seen` tokens per byte: keep it if it is the most yet, for everyone."""
+        self._raise(keys=[self.per_byte_key], args=[f"{seen:.6f}"])
+
     def entries(self) -> list[Entry]:
         """The entries in Redis now, oldest first (for tests and `ragmill status`-like views)."""
         raw = cast(list[Any], self.client.zrange(self.log_key, 0, -1, withscores=True))
@@ -212,8 +239,8 @@ class RedisLimiter:
         return out
 
     def reset(self) -> None:
-        """Forget every entry and pause of this limit."""
-        self.client.delete(self.log_key, self.paused_key)
+        """Forget every entry, pause and learned cost of this limit."""
+        self.client.delete(self.log_key, self.paused_key, self.per_byte_key)
 
 
 def _now(now: float | None) -> str:

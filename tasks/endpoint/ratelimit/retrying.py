@@ -3,10 +3,13 @@
     acquire a ticket from the shared limit (waiting in place)
     -> send the request
     -> settle the ticket with the reply's real tokens
-    on 429: pause every worker for Retry-After (keeping the reservation: the request may have
-        counted at the endpoint), then go round again, at most MAX_RATE_LIMITED times
+    on 429: pause every worker for Retry-After, then go round again, at most MAX_RATE_LIMITED
+        times; the refused request still counts as a request (a provider counts refusals
+        against its request rate) but costs no tokens: the endpoint refused it unread, and
+        charging a provider's periodic 429s their tokens would leave its token limit under-used
     on a transient failure (5xx, timeout, connection error): back off (exponential, full jitter)
-        and go round again, at most `max_retries` times
+        and go round again, at most `max_retries` times; the request keeps its reservation, as
+        the endpoint may have read and counted it
     on anything else: raise at once, retrying would not help
     with a deadline: a pause or backoff that would end past it raises AdmissionTimeout instead,
         so a task hands its message back in time rather than sleep past its time limit
@@ -82,13 +85,12 @@ def call_within_limit(
         except EndpointRateLimited as exc:
             wait = exc.wait if exc.wait >= 0 else DEFAULT_PAUSE * (limited + 1)
             if limiter and ticket:
-                limiter.settle(ticket, reserved)
+                limiter.settle(ticket, 0)
                 limiter.pause(wait)
             else:
                 _before(deadline, clock, wait, "the endpoint's Retry-After")
                 sleep(wait)
             limited += 1
-            attempts.failed_tokens += reserved
             if limited > MAX_RATE_LIMITED:
                 raise
             continue

@@ -8,9 +8,16 @@ import pytest
 
 from corpus.tokens import load_tokenizer
 from tasks.embedding.backend import EmbeddingBackend
-from tasks.embedding.batching import plan_requests, token_bound
+from tasks.embedding.batching import (
+    PlannedRequest,
+    plan_requests,
+    reservation,
+    token_bound,
+    tokens_per_byte,
+)
 from tasks.embedding.errors import EmbedBatchTooLarge
 from tasks.settings import RemoteEmbedSettings, Settings, SettingsError, default_model
+from tests.support.books import gutenberg_text
 
 TEXTS = [
     "It is a truth universally acknowledged.",
@@ -28,6 +35,23 @@ def test_the_bound_is_never_below_the_real_token_count() -> None:
         # The WordPiece tokenizer of the test server, untruncated, special tokens included.
         real = len(tokenizer.encode(text).ids)
         assert token_bound(text) >= real, text
+
+
+def test_once_a_reply_has_priced_a_byte_other_text_reserves_near_its_real_tokens() -> None:
+    tokenizer = load_tokenizer(Path(default_model()))
+
+    def request_of(book: str) -> tuple[PlannedRequest, int]:
+        paragraphs = [p for p in gutenberg_text(book).text.split("\n\n") if len(p) > 200][:32]
+        real = sum(len(tokenizer.encode(p).ids) for p in paragraphs)
+        return plan_requests(paragraphs, max_inputs=32, max_tokens=300_000)[0], real
+
+    (first, first_real), (second, second_real) = request_of("1001"), request_of("1002")
+    # Unpriced, a request reserves its whole bound: about 4.5 times what English costs.
+    assert reservation(second, None) == second.tokens > 4 * second_real
+    priced = reservation(second, tokens_per_byte(first, first_real))
+    assert second_real <= priced <= 1.25 * second_real
+    # A few words are mostly special tokens: they price nothing.
+    assert tokens_per_byte(PlannedRequest(0, 1, token_bound("A whale.")), 4) is None
 
 
 @pytest.mark.parametrize(("max_inputs", "max_tokens"), [(2048, 10_000), (3, 10_000), (50, 600)])

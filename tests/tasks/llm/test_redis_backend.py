@@ -103,3 +103,17 @@ def test_acquire_gives_up_at_the_deadline_instead_of_waiting_past_it(
     with pytest.raises(AdmissionTimeout) as caught:
         lim.acquire(10, deadline=time.monotonic() + 1.0)
     assert caught.value.wait > 1.0
+
+
+def test_the_learned_tokens_per_byte_only_rise_and_every_limiter_sees_them(
+    own_redis_url: str, redis_client: redis.Redis
+) -> None:
+    limits = Limits(requests=100, tokens=10_000, window=60.0)
+    one = limiter(redis_client, limits)
+    other = limiter(redis.Redis.from_url(own_redis_url), limits)
+    assert other.per_byte() is None
+    for seen in (0.21, 0.25, 0.22):
+        one.learn_per_byte(seen)
+    assert other.per_byte() == 0.25
+    other.reset()
+    assert one.per_byte() is None
