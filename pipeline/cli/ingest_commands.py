@@ -158,6 +158,7 @@ def run(
                     settings,
                     on_progress=view.update,
                     on_warning=lambda w: console.print(f"[yellow]warning:[/] {w}"),
+                    on_notice=lambda n: console.print(n, markup=False),
                     cluster=found,
                 )
         except KeyboardInterrupt:

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
+
+import redis
+from celery import Celery
 
 from pipeline.errors import RagmillError, UsageError
 from pipeline.ingest.progress_bar import Report
 from pipeline.ingest.submission import CatalogChoice, Submission, plan_sources
+from pipeline.ingest.unread_queues import INSPECT_TIMEOUT, UnreadQueues
 from pipeline.stack.broker import client_app, connect, queues_served
 from pipeline.stack.cluster import Cluster, find_cluster, workers_for
 from pipeline.stack.collection import claim_collection
 from pipeline.stack.local import StackPlan
+from pipeline.stack.services import worker_command
 from tasks import queues
 from tasks.embedding.backend import EmbeddingBackend
 from tasks.ledger import Snapshot
@@ -69,19 +75,43 @@ def stack_plan(request: IngestRequest, settings: Settings) -> StackPlan:
     )
 
 
+def needed_queues(request: IngestRequest, settings: Settings) -> tuple[str, ...]:
+    """The queues `request`'s messages pass through, in the order they reach them."""
+    llm = (queues.LLM,) if request.contextualize else ()
+    return (queues.IO, *llm, embed_queue(settings))
+
+
+def unread_queues(
+    request: IngestRequest, settings: Settings, client: redis.Redis, app: Celery,
+    on_warning: Callable[[str], None], on_notice: Callable[[str], None],
+) -> UnreadQueues:
+    """What watches `request`'s queues for a missing worker, asking `client`'s Redis how many
+    messages wait and `app`'s workers which queues they read."""
+    return UnreadQueues(
+        needed_queues(request, settings),
+        waiting=lambda queue: int(cast(int, client.llen(queue))),
+        served=lambda: queues_served(app, timeout=INSPECT_TIMEOUT),
+        command=lambda queue: worker_command(queue, settings),
+        warn=on_warning,
+        notice=on_notice,
+    )
+
+
 def ingest(
     request: IngestRequest,
     settings: Settings,
     *,
     on_progress: Callable[[Snapshot], None] = lambda s: None,
     on_warning: Callable[[str], None] = lambda s: None,
+    on_notice: Callable[[str], None] = lambda s: None,
     cluster: Cluster | None = None,
 ) -> IngestResult:
     """Ingest `request` into `settings`' cluster (or a private stack) and report what landed.
 
     Ctrl-C (KeyboardInterrupt) during the run ends it with an interrupted report; what was
     stored stays stored and the same request run again sends only what is missing. `cluster`
-    is the one the caller found, if it looked already.
+    is the one the caller found, if it looked already. `on_warning` hears of a queue the run
+    needs that no worker reads, `on_notice` of a worker that then appears.
     """
     request.check(settings)
     plan = plan_sources(list(request.inputs), request.catalog, settings)
@@ -92,24 +122,18 @@ def ingest(
         client = connect(redis_url)  # fails at once, in one line, when nothing answers
         app = client_app(redis_url)
         served = queues_served(app)
-        if info is None:
-            for queue in (queues.IO, embed_queue(settings)):
-                if queue not in served:
-                    on_warning(
-                        f"no worker consumes queue '{queue}' yet; start one with "
-                        f"`celery -A tasks worker -Q {queue}"
-                        f"{' --pool threads' if queue != queues.EMBED else ''}`"
-                    )
         if request.contextualize and queues.LLM not in served:
             raise RagmillError(
                 "--contextualize needs a worker on queue 'llm'; start one with "
-                "`celery -A tasks worker -Q llm --pool threads -c 8` (with the same LLM_* "
-                "settings)"
+                f"`{worker_command(queues.LLM, settings)}` (with the same LLM_* settings)"
             )
+        unread = unread_queues(request, settings, client, app, on_warning, on_notice)
+        if info is None:
+            unread.first_look(served)
         claim_collection(settings, settings.chroma_url or (info.chroma_url if info else None))
         submission = Submission(
             app, client, settings, plan,
-            fail_fast=request.fail_fast, contextualize=request.contextualize,
+            fail_fast=request.fail_fast, contextualize=request.contextualize, unread=unread,
         )
         report = submission.run(on_progress)
     return IngestResult(submission.run_id, report, tuple(plan.skipped))

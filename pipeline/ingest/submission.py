@@ -12,6 +12,9 @@ between kombu's pop and its unacked record, celery/kombu#305) or its worker vani
 of every unfinished source is sent again: ids are deterministic, upserts idempotent and the
 ledger counts once, so a fetch that already ended re-sends only its missing batches. After
 RESEND_ROUNDS re-sends without progress the unfinished sources fail with one line each.
+
+A run whose messages wait in a queue no worker reads is not lost work: it keeps waiting, and
+`unread` (unread_queues.py) names the queue and the command that starts a worker for it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from corpus.download import DownloadConfig, Downloader, fetch_catalog
 from corpus.errors import CorpusError
 from corpus.sources import Source, read_local_file, resolve
 from pipeline.ingest.progress_bar import Report
+from pipeline.ingest.unread_queues import UnreadQueues
 from pipeline.stack.broker import lost_broker
 from tasks import queues
 from tasks.celery_config import stall_seconds
@@ -117,8 +121,10 @@ class Submission:
         fail_fast: bool = False,
         run_id: str | None = None,
         contextualize: bool = False,
+        unread: UnreadQueues | None = None,
     ) -> None:
         self.app = app
+        self.unread = unread
         self.settings = settings
         self.plan = plan
         self.fail_fast = fail_fast
@@ -166,6 +172,8 @@ class Submission:
                 if self.fail_fast and snapshot.books_failed:
                     stopped = True
                     break
+                if self.unread is not None:
+                    self.unread.watch(progress(snapshot, self.submitted), time.monotonic())
                 self._heal(snapshot)
                 time.sleep(POLL_SECONDS)
         except KeyboardInterrupt:

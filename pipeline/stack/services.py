@@ -104,6 +104,14 @@ def worker_argv(role: str, *, concurrency: int, name: str, loglevel: str = "INFO
     ]
 
 
+def worker_command(role: str, settings: Settings) -> str:
+    """The line a person runs to start a worker of `role` on a machine of theirs, as the README
+    writes it: a threads pool gets `settings`' concurrency, prefork one process per core."""
+    kind = ROLES[role]
+    threads = f" -c {kind.concurrency(settings)}" if kind.pool == "threads" else ""
+    return f"celery -A tasks worker -Q {kind.queue} --pool {kind.pool}{threads} -n {role}@%h"
+
+
 def flower_argv(address: str, port: int) -> list[str]:
     """Flower; it reads FLOWER_BASIC_AUTH from its environment, never from its command line."""
     return [sys.executable, "-m", "celery", "-A", "tasks", "flower", f"--address={address}",

@@ -43,7 +43,7 @@ def test_books_in_flight_bounds_what_is_queued(tmp_path: Path) -> None:
         finally:
             ingest.kill()
     assert queued == 3
-    assert "no worker consumes queue 'io'" in stderr
+    assert "no worker reads queue 'io'; start one: celery -A tasks worker -Q io" in stderr
     assert ingest.returncode == 130
 
 
