@@ -22,6 +22,7 @@ from pipeline.stack.local import service_env
 from tests.support.cli import RAGMILL
 from tests.support.mirror import Mirror, publish_synthetic_books, serve_mirror
 from tests.support.servers import chroma_server, cluster_env, redis_server, start_worker
+from tests.support.shared import ONLY_READERS_VARIABLE, reads_shared
 
 # Fault, bad-input and security tests write their tables for docs/reliability.md.
 pytest_plugins = ["tests.faults.report"]
@@ -36,6 +37,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 _collections = itertools.count()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In the bare-clone check's child run, only the tests that read the real books run: the
+    rest ran in the main session already, and the same without the books."""
+    if not os.environ.get(ONLY_READERS_VARIABLE):
+        return
+    kept = [item for item in items if reads_shared(item)]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
 
 
 @dataclass

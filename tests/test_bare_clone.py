@@ -13,14 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.shared import ROOT, SHARED_DIR_VARIABLE
+from tests.support.shared import (
+    ONLY_READERS_VARIABLE,
+    READS_SHARED,
+    ROOT,
+    SHARED_DIR_VARIABLE,
+)
 
 TESTS = ROOT / "tests"
-# The names through which a test module reads the real books and skips without them (directly,
-# through tests/support/chunks.py, or through the embedding tests' `real_chunks` fixture).
-READS_SHARED = re.compile(
-    r"\b(require_gutenberg_books|shared_books|real_book_chunks|real_chunks)\b"
-)
 # A path to the shared folder spelled out, which would bypass tests/support/shared.py.
 SPELLS_SHARED_PATH = re.compile(r"""["']shared["']|["']\.\./shared""")
 
@@ -49,7 +49,8 @@ def test_the_tests_that_read_the_real_books_pass_without_them(tmp_path: Path) ->
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
          *map(str, modules)],
-        env={**os.environ, SHARED_DIR_VARIABLE: str(tmp_path / "absent")},
+        env={**os.environ, SHARED_DIR_VARIABLE: str(tmp_path / "absent"),
+             ONLY_READERS_VARIABLE: "1"},
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr

@@ -40,6 +40,10 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]
             "32",
             "--no-pool",
             "--no-baseline",
+            # Recall on the bundled questions embeds thousands of chunks a backend; it has tests
+            # of its own (test_bench_retrieval.py).
+            "--retrieval-chunks",
+            "0",
             "--corpus",
             str(corpus),
             "--out",

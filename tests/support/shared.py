@@ -9,7 +9,9 @@ one that does not exist shows what a fresh clone runs.
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,13 @@ from tests.support.mirror import Mirror, publish_synthetic_books
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DIR_VARIABLE = "RAGMILL_SHARED_DIR"
+# Set by tests/test_bare_clone.py in its child run: keep only the tests that read the real books.
+ONLY_READERS_VARIABLE = "RAGMILL_ONLY_TESTS_READING_SHARED"
+# The names through which a test reads the real books and skips without them (directly, through
+# tests/support/chunks.py, or through the embedding tests' `real_chunks` fixture).
+READS_SHARED = re.compile(
+    r"\b(require_gutenberg_books|shared_books|real_book_chunks|real_chunks)\b"
+)
 
 
 def shared_dir() -> Path:
@@ -53,3 +62,26 @@ def publish_real_or_synthetic(mirror: Mirror, wanted: list[str]) -> list[str]:
     for book in wanted:
         mirror.put(f"cache/epub/{book}/pg{book}.txt", (folder / f"pg{book}.txt").read_bytes())
     return list(wanted)
+
+
+def reads_shared(item: pytest.Item) -> bool:
+    """Whether the test `item`, a fixture it uses, or a function of its module that either
+    calls, names one of READS_SHARED."""
+    functions = [getattr(item, "function", None)]
+    info = getattr(item, "_fixtureinfo", None)
+    for definitions in (info.name2fixturedefs.values() if info else ()):
+        functions += [definition.func for definition in definitions]
+    module = getattr(item, "module", None)
+    sources = [_source(f) for f in functions]
+    helpers = {name for text in sources for name in re.findall(r"\b(\w+)\(", text)}
+    sources += [_source(getattr(module, name, None)) for name in helpers]
+    return any(READS_SHARED.search(text) for text in sources)
+
+
+def _source(function: object) -> str:
+    if not inspect.isfunction(function):
+        return ""
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""

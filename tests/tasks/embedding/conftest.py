@@ -14,9 +14,17 @@ from tests.support.models import model_cache_at
 
 
 @pytest.fixture(scope="package")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    with model_cache_at(tmp_path_factory.mktemp("embedding-model-cache")) as cache:
-        yield cache
+def model_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Path]:
+    """One cache for this folder's tests in every xdist process of the session: exports take
+    a file lock (tasks/embedding/cache.py), so the static int8 calibration runs once, not once
+    a process."""
+    if worker_id == "master":
+        cache = tmp_path_factory.mktemp("embedding-model-cache")
+    else:
+        cache = tmp_path_factory.getbasetemp().parent / "embedding-model-cache"
+        cache.mkdir(exist_ok=True)
+    with model_cache_at(cache) as chosen:
+        yield chosen
 
 
 @pytest.fixture(scope="package")
