@@ -175,6 +175,7 @@ class RunLedger:
         pipe.expire(self.key, RUN_TTL)
         pipe.zadd(RUNS_KEY, {self.run_id: now})
         pipe.execute()
+        forget_expired_runs(self.client, before=now - RUN_TTL)
 
     def count_submitted(self, n: int = 1) -> None:
         self.client.hincrby(self.key, "books_submitted", n)
@@ -364,8 +365,37 @@ class RunLedger:
 
 
 def recent_runs(client: redis.Redis, limit: int = 10) -> list[str]:
-    """Run ids, newest first."""
-    return [_text(r) for r in cast(list[Any], client.zrevrange(RUNS_KEY, 0, limit - 1))]
+    """Ids of runs whose record still exists, newest first."""
+    found: list[str] = []
+    start = 0
+    while len(found) < limit:
+        page = cast(list[Any], client.zrevrange(RUNS_KEY, start, start + limit - 1))
+        ids = [_text(r) for r in page]
+        if not ids:
+            break
+        live = _live(client, ids)
+        found += [run for run in ids if run in live][: limit - len(found)]
+        start += len(ids)
+    return found
+
+
+def forget_expired_runs(client: redis.Redis, before: float = float("inf")) -> int:
+    """Drop from the list of runs those started before `before` whose record has expired; how
+    many. A run's record expires RUN_TTL after its last write, but the list is one sorted set
+    that never expires as a whole: without this it would keep every run ever started."""
+    ids = [_text(r) for r in cast(list[Any], client.zrangebyscore(RUNS_KEY, "-inf", before))]
+    gone = [run for run in ids if run not in _live(client, ids)]
+    if gone:
+        client.zrem(RUNS_KEY, *gone)
+    return len(gone)
+
+
+def _live(client: redis.Redis, ids: list[str]) -> set[str]:
+    """Those of `ids` whose run record exists."""
+    pipe = client.pipeline(transaction=False)
+    for run in ids:
+        pipe.exists(f"{PREFIX}:{run}")
+    return {run for run, alive in zip(ids, pipe.execute(), strict=True) if alive}
 
 
 def _text(value: Any) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 import redis
 
-from tasks.ledger import RunLedger, recent_runs
+from tasks.ledger import RUN_TTL, RUNS_KEY, RunLedger, forget_expired_runs, recent_runs
 
 
 @pytest.fixture
@@ -86,6 +87,24 @@ def test_runs_are_listed_newest_first(ledger: RunLedger) -> None:
     later.start(books_total=1, description="later")
     runs = recent_runs(ledger.client)
     assert runs.index(later.run_id) < runs.index(ledger.run_id)
+
+
+def test_a_run_whose_record_expired_is_not_listed_and_is_forgotten(ledger: RunLedger) -> None:
+    client = ledger.client
+    # A run started more than RUN_TTL ago whose record has expired, as Redis leaves it.
+    old = RunLedger(client, ledger.run_id + "-old")
+    old.start(books_total=1, description="old")
+    client.delete(old.key)
+    client.zadd(RUNS_KEY, {old.run_id: time.time() - RUN_TTL - 60})
+    assert old.run_id not in recent_runs(client, limit=1000)
+    # Starting a run forgets it; a live run started as long ago is kept.
+    kept = RunLedger(client, ledger.run_id + "-kept")
+    kept.start(books_total=1, description="kept")
+    client.zadd(RUNS_KEY, {kept.run_id: time.time() - RUN_TTL - 60})
+    RunLedger(client, ledger.run_id + "-new").start(books_total=1, description="new")
+    members = {m.decode() for m in client.zrange(RUNS_KEY, 0, -1)}
+    assert old.run_id not in members and kept.run_id in members
+    assert forget_expired_runs(client) == 0
 
 
 def test_the_chunks_waiting_in_redis_are_known_minus_stored_minus_given_up(
