@@ -16,6 +16,11 @@ With --cold nothing is warmed by the benchmark: for each checkout given (an olde
 exported with `git archive`, then this one), a fresh Chroma server and service start on the same
 collection, and the first searches are sent the moment /health answers.
 
+    python -m benchmarks.search_service --chroma-url URL --collection million --clients 1,8
+
+With --chroma-url the collection is one already filled (benchmarks.million --hold keeps its stack
+up): only a service starts, and the one-book searches go round books that collection holds.
+
 The clients are threads of this process, never of the service's, each with one keep-alive
 connection (the standard library's http.client, the lightest client there is, so that the
 clients' own CPU takes as little as possible of the cores the service shares with them).
@@ -45,7 +50,7 @@ from pipeline.stack.local import service_env
 from pipeline.stack.processes import Service, free_port, spawn, wait_until
 from pipeline.stack.service import serve_argv
 from pipeline.stack.services import start_chroma
-from tasks.store import ChunkStore, Metadata
+from tasks.store import ChunkStore, Metadata, chroma_client
 
 QUESTIONS = [
     "a monster made by a scientist", "a proposal of marriage refused", "the white whale",
@@ -114,12 +119,16 @@ def measure_with_cpu(port: int, path: str, params: list[dict[str, Any]], clients
     return found
 
 
-def requests_to_measure(total: int, k: int) -> dict[str, tuple[str, list[dict[str, Any]]]]:
-    """Each kind of request measured: its path and its `total` parameter sets."""
+def requests_to_measure(
+    total: int, k: int, books: list[str] | None = None
+) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """Each kind of request measured: its path and its `total` parameter sets; the one-book
+    searches go round `books` (default: the filled collection's)."""
+    books = books or [str(b) for b in range(BOOKS)]
     questions = [{"q": f"{QUESTIONS[i % len(QUESTIONS)]} {i}", "k": k} for i in range(total)]
     return {
         "search": ("/api/search", questions),
-        "search_one_book": ("/api/search", [{**q, "book": str(i % BOOKS)}
+        "search_one_book": ("/api/search", [{**q, "book": books[i % len(books)]}
                                             for i, q in enumerate(questions)]),
         "ask_retrieval": ("/api/ask", questions),
     }
@@ -175,6 +184,37 @@ def run(chunks: int, clients: list[int], total: int, k: int) -> dict[str, Any]:
             if serve is not None:
                 serve.stop(grace=10)
             chroma.stop(grace=10)
+
+
+def existing(chroma_url: str, collection: str, clients: list[int], total: int, k: int
+             ) -> dict[str, Any]:
+    """The same measurements against a collection already filled (say by benchmarks.million,
+    held with --hold): a service of its own on it, warmed as `run` warms it; the one-book
+    searches go round books the collection holds."""
+    store = ChunkStore.open(chroma_client(chroma_url), collection)
+    books = sorted({str(m["book_id"]) for m in store.metadatas(limit=5000)})
+    with tempfile.TemporaryDirectory(prefix="ragmill-serve-bench-") as tmp:
+        env = {**bench_env(Path(tmp)), "CHROMA_URL": chroma_url,
+               "RAGMILL_COLLECTION": collection}
+        port = free_port()
+        serve = spawn("serve", serve_argv("127.0.0.1", port), env=env,
+                      log_path=Path(tmp) / "serve.log")
+        try:
+            wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok,
+                       service=serve, timeout=300, what="answering /health")
+            kinds = requests_to_measure(total, k, books)
+            for path, params in kinds.values():
+                measure(port, path, params[:len(books)], max(clients))
+            processes = {"service": serve.pid}
+            results = {
+                f"{n}_clients": {name: measure_with_cpu(port, path, params, n, processes)
+                                 for name, (path, params) in kinds.items()}
+                for n in clients
+            }
+            return {"chunks": store.count(), "k": k, "books_searched": len(books),
+                    "load_average": os.getloadavg()[0], **results}
+        finally:
+            serve.stop(grace=10)
 
 
 Started = tuple[Service, Service, int, float]
@@ -251,8 +291,15 @@ def main() -> None:
     parser.add_argument("--root", type=Path, action="append",
                         help="With --cold: a checkout whose service to start (repeatable; "
                              "default this one), e.g. an export of an older commit.")
+    parser.add_argument("--chroma-url",
+                        help="Measure a collection already filled on this Chroma server.")
+    parser.add_argument("--collection", default="million", help="With --chroma-url.")
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
+    if args.chroma_url:
+        print(json.dumps(existing(args.chroma_url, args.collection, clients, args.requests,
+                                  args.k), indent=2))
+        return
     if args.cold:
         roots = args.root or [Path(__file__).resolve().parents[1]]
         print(json.dumps(cold(args.chunks, max(clients), args.requests, args.k, roots),
