@@ -117,9 +117,19 @@ def search_times(store: ChunkStore, vectors: Any, searches: int) -> dict[str, An
     where = {"book_id": book}
     ways: dict[str, Callable[[Any], object]] = {
         "no_filter": lambda v: store.search(v, 5),
+        # ragmill's search: a filter matching few chunks is ranked from their vectors.
         "one_book": lambda v: store.search(v, 5, where),
+        # Chroma's own filtered query, which ragmill used for every filter before.
+        "one_book_chroma_query": lambda v: store.collection.query(
+            query_embeddings=[v], n_results=5, where=where,
+            include=["documents", "metadatas", "distances"]),
         # What the filter alone costs: the ids it matches, no vectors, no ranking.
         "one_book_ids_only": lambda v: store.collection.get(where=where, include=[]),
+        # The same vectors fetched in two steps: the ids, then the vectors by id.
+        "one_book_vectors_by_id": lambda v: store.collection.get(
+            ids=store.collection.get(where=where, include=[])["ids"], include=["embeddings"]),
+        "one_book_vectors_by_filter": lambda v: store.collection.get(
+            where=where, include=["embeddings"]),
     }
     for name, way in ways.items():
         times = []
@@ -132,6 +142,15 @@ def search_times(store: ChunkStore, vectors: Any, searches: int) -> dict[str, An
                        "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))], 1)}
     print(json.dumps(found), flush=True)
     return found
+
+
+def measure_existing(chroma_url: str, collection: str, searches: int) -> dict[str, Any]:
+    """`search_times` on a collection already filled, e.g. this benchmark's while its workers
+    are paused."""
+    from tasks.store import chroma_client
+
+    store = ChunkStore.open(chroma_client(chroma_url), collection)
+    return search_times(store, question_vectors(), searches)
 
 
 def question_vectors() -> Any:
@@ -199,7 +218,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--hold", action="store_true",
                         help="keep the stack up after the run until SIGTERM or Ctrl-C")
+    parser.add_argument("--searches-only", metavar="CHROMA_URL",
+                        help="only time the searches, on the collection at this Chroma server")
     args = parser.parse_args(argv)
+    if args.searches_only:
+        print(json.dumps(measure_existing(args.searches_only, COLLECTION, args.searches)))
+        return
     with tempfile.TemporaryDirectory(prefix="ragmill-million-", dir=args.workdir) as workdir:
         result = run(args, Path(workdir))
     print(json.dumps(result, indent=2))
