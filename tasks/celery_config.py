@@ -117,6 +117,10 @@ def celery_config(settings: Settings) -> dict[str, object]:
             "interval_max": 2,
         },
         "broker_connection_retry_on_startup": True,
+        # Celery's consumer, kept alive when Redis is lost while it holds unacknowledged messages
+        # (tasks/consumer.py); Celery 5.7's own stops the worker then.
+        # worker_consumer: ...configuration.html#worker-consumer
+        "worker_consumer": "tasks.consumer:Consumer",
         # Celery's own logging setup stays; ragmill only adds messages.
         "worker_hijack_root_logger": True,
         "worker_redirect_stdouts": False,

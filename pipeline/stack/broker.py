@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
 from celery import Celery
+from celery.app.control import Control
+from kombu.exceptions import OperationalError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -78,9 +81,26 @@ def client_app(redis_url: str) -> Celery:
     from tasks.celery_config import celery_config
     from tasks.settings import Settings
 
-    app = Celery("ragmill-client", set_as_current=False)
+    app = Celery("ragmill-client", set_as_current=False, control=PatientControl)
     app.conf.update(celery_config(Settings(redis_url=redis_url)))
     return app
+
+
+class PatientControl(Control):
+    """Celery's remote control, whose questions to the workers (`inspect`, `ping`) ride out a
+    Redis restart as the client's other Redis calls do (`redis_retry`, about a minute).
+
+    Celery sends a broadcast once: a Redis stopped while the client waits for the replies, not
+    yet started again, or restarted since the pooled connection was made raises at once, and a
+    run asking whether its work is still held (pipeline/ingest/submission.py) would stop as if
+    Redis were gone for good.
+    """
+
+    def broadcast(self, *args: Any, **kwargs: Any) -> Any:
+        ask = super().broadcast
+        retry = redis_retry()
+        retry.update_supported_errors([OperationalError])
+        return retry.call_with_retry(lambda: ask(*args, **kwargs), lambda error: None)
 
 
 @contextmanager
