@@ -68,9 +68,16 @@ class FaultCluster:
     password: str = field(default_factory=lambda: "pw-" + secrets.token_hex(8))
     redis_port: int = field(default_factory=free_port)
     chroma_port: int = field(default_factory=free_port)
+    # Settings every process of the cluster is started with (a worker started again too),
+    # over the defaults of `env`.
+    settings: dict[str, str] = field(default_factory=dict)
     redis: Service | None = None
     chroma: Service | None = None
     workers: dict[str, Service] = field(default_factory=dict)
+    # Every process started, restarts included, so a test can check that none outlives it.
+    started: list[Service] = field(default_factory=list)
+    # True while pause_chroma has stopped the Chroma server (SIGSTOP) and it has not resumed.
+    chroma_paused: bool = False
 
     @property
     def redis_url(self) -> str:
@@ -91,7 +98,7 @@ class FaultCluster:
             "RAGMILL_CHUNK_OVERLAP": str(CHUNK_OVERLAP),
             "RAGMILL_BATCH_CHUNKS": str(BATCH_CHUNKS),
             "RAGMILL_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
-        }
+        } | self.settings
         return cluster_env(base, self.redis_url, self.chroma_url, self.mirror.url, **extra)
 
     def client(self) -> Redis:
@@ -107,6 +114,7 @@ class FaultCluster:
             password=self.password,
             env=os.environ,
         )
+        self.started.append(self.redis)
 
     def stop_redis(self) -> None:
         """SIGTERM, as a service manager stops it: the append-only file is flushed first."""
@@ -118,10 +126,27 @@ class FaultCluster:
         self.chroma, _ = services.start_chroma(
             self.root / "chroma", self.logs, service_env(self.root), port=self.chroma_port
         )
+        self.started.append(self.chroma)
 
     def stop_chroma(self) -> None:
         assert self.chroma is not None
+        # A stopped (SIGSTOP) server cannot act on SIGTERM: let it run first.
+        self.resume_chroma()
         self.chroma.stop(grace=10)
+
+    def pause_chroma(self) -> None:
+        """SIGSTOP the Chroma server, as a machine that hangs would: its connections stay open
+        and every request waits, until resume_chroma (or stop) sends SIGCONT."""
+        assert self.chroma is not None and not self.chroma_paused, "Chroma is not running"
+        os.killpg(self.chroma.pid, signal.SIGSTOP)
+        self.chroma_paused = True
+
+    def resume_chroma(self) -> None:
+        """SIGCONT a Chroma server that pause_chroma stopped (nothing if it is running)."""
+        if self.chroma is not None and self.chroma_paused:
+            with suppress(ProcessLookupError):
+                os.killpg(self.chroma.pid, signal.SIGCONT)
+        self.chroma_paused = False
 
     def outage(self, service: str, seconds: float) -> None:
         """Stop `service` ("redis" or "chroma"), leave it down for `seconds`, start it again."""
@@ -155,6 +180,7 @@ class FaultCluster:
             wait=False,
         )
         self.workers[name] = service
+        self.started.append(service)
         if wait:
             self.wait_for_worker(name)
         return service
@@ -231,6 +257,24 @@ class FaultCluster:
                 found.append(path.name)
         return found
 
+    def leftovers(self) -> list[str]:
+        """Processes still running in a session this cluster started (`pid command` each).
+
+        Every service starts in its own session (pipeline/stack/processes.py), and its pool,
+        extraction and server processes stay in it, so this finds any of them that outlived
+        its service. Zombies (already dead, waiting to be reaped) are not counted.
+        """
+        sessions = {service.pid for service in self.started}
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with suppress(OSError):
+                # After the command's closing parenthesis: state, ppid, pgrp, session.
+                head, _, rest = stat.read_text().rpartition(")")
+                state, _ppid, _pgrp, session = rest.split()[:4]
+                if int(session) in sessions and state != "Z":
+                    found.append(f"{stat.parent.name} {head.partition('(')[2]}")
+        return found
+
     def stop(self) -> None:
         # The test is over and its stores are thrown away: no warm shutdown to wait for. Each
         # worker's process group is its parent and pool (a SIGKILLed parent's pool included).
@@ -239,6 +283,7 @@ class FaultCluster:
                 os.killpg(service.pid, signal.SIGKILL)
             service.process.wait(timeout=10)
         if self.chroma is not None:
+            self.resume_chroma()
             self.chroma.stop(grace=10)
         if self.redis is not None:
             self.redis.stop(grace=10)

@@ -38,9 +38,12 @@ _SUCCEEDED = re.compile(r"ragmill\.embed_batch\[[0-9a-f-]+\] succeeded in [0-9.]
 _RECEIVED = re.compile(r"ragmill\.embed_batch\[([0-9a-f-]+)\] received")
 
 
-def current_run(cluster: FaultCluster) -> str:
-    """The id of the run the test started (the only one in this cluster's Redis)."""
-    runs: list[str] = wait_for(lambda: recent_runs(cluster.client()), 60, "the run to start")
+def current_run(cluster: FaultCluster, earlier: frozenset[str] = frozenset()) -> str:
+    """The id of the run the test started: the newest in this cluster's Redis, not `earlier`."""
+    runs: list[str] = wait_for(
+        lambda: [r for r in recent_runs(cluster.client()) if r not in earlier], 60,
+        "the run to start",
+    )
     return runs[0]
 
 
@@ -76,10 +79,12 @@ class BackgroundIngest:
     process: subprocess.Popen[str]
     out: str = ""
     err: str = ""
+    # Runs of this cluster that ended before this one started.
+    earlier: frozenset[str] = frozenset()
 
     @cached_property
     def run(self) -> str:
-        return current_run(self.cluster)
+        return current_run(self.cluster, self.earlier)
 
     @property
     def returncode(self) -> int | None:
@@ -118,9 +123,10 @@ def ingest_in_background(
     cluster: FaultCluster, books: list[str] | None = None
 ) -> Iterator[BackgroundIngest]:
     """Start `ragmill ingest` of `books` (default: BOOKS); kill it if the block ends early."""
+    earlier = frozenset(recent_runs(cluster.client()))
     process = start_ingest(cluster, COLLECTION, *(books or BOOKS))
     try:
-        yield BackgroundIngest(cluster, process)
+        yield BackgroundIngest(cluster, process, earlier=earlier)
     finally:
         process.kill()
 
