@@ -17,6 +17,9 @@ from redis.retry import Retry
 
 from tasks.settings import Settings
 
+# The share of RAGMILL_VISIBILITY_TIMEOUT one request to Chroma may take in a worker.
+CHROMA_SHARE = 0.5
+
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
@@ -51,12 +54,15 @@ def redis_client() -> redis.Redis:
 @cache
 def chunk_store(collection: str) -> ChunkStore:
     """The store for `collection`; the name travels with each task, so one worker serves all."""
-    from tasks.store import ChunkStore
+    from tasks.store import CHROMA_TIMEOUT, ChunkStore
 
     url = settings().chroma_url
     if url is None:
         raise RuntimeError("CHROMA_URL is not set; workers reach Chroma through its server")
-    return ChunkStore.connect(url, collection)
+    # A request to a hung Chroma ends well before the visibility timeout hands its message out
+    # again, so the task retries it rather than a second copy starting beside the first.
+    timeout = min(CHROMA_TIMEOUT, settings().visibility_timeout * CHROMA_SHARE)
+    return ChunkStore.connect(url, collection, timeout)
 
 
 @cache

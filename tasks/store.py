@@ -13,12 +13,18 @@ from datetime import UTC, datetime
 from typing import Any, Self, cast
 
 import chromadb
+import httpx
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
 from tasks.setting_checks import chroma_address
 
 Metadata = dict[str, str | int | float | bool]
+# Seconds one request to Chroma may take before it fails and its task retries: far longer than
+# any request takes (an upsert of 256 chunks, a filtered query at a million chunks: about a
+# second), and workers use less (tasks/resources.py), so a hung server never outlives a message.
+CHROMA_TIMEOUT = 120.0
+CONNECT_TIMEOUT = 10.0
 # Chunks per metadata update (well below Chroma's batch limit).
 UPDATE_PAGE = 1000
 # Chunks per read when a reader goes through a whole collection or filter, so its memory stays
@@ -47,10 +53,17 @@ def chroma_settings() -> ChromaSettings:
     return ChromaSettings(anonymized_telemetry=False)
 
 
-def chroma_client(chroma_url: str) -> Any:
-    """A client of the Chroma server at `chroma_url`."""
+def chroma_client(chroma_url: str, timeout: float = CHROMA_TIMEOUT) -> Any:
+    """A client of the Chroma server at `chroma_url` whose every request ends within
+    `timeout` seconds (httpx.TimeoutException past it)."""
     host, port, ssl = chroma_address(chroma_url)
-    return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings())
+    client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings())
+    # chromadb's HTTP client waits without a limit (httpx.Client(timeout=None)) and takes no
+    # timeout of its own; a hung server would hold a worker's thread for ever.
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
+    return client
 
 
 class ChunkStore:
@@ -72,9 +85,11 @@ class ChunkStore:
             self.collection = client.get_collection(collection, embedding_function=None)
 
     @classmethod
-    def connect(cls, chroma_url: str, collection: str) -> Self:
+    def connect(
+        cls, chroma_url: str, collection: str, timeout: float = CHROMA_TIMEOUT
+    ) -> Self:
         """A writer's store on the Chroma server at `chroma_url`, making the collection if new."""
-        return cls(chroma_client(chroma_url), collection)
+        return cls(chroma_client(chroma_url, timeout), collection)
 
     @classmethod
     def open(cls, client: Any, collection: str) -> Self:
