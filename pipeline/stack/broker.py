@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,10 @@ from pipeline.errors import RagmillError
 from tasks.resources import redis_retry
 from tasks.setting_checks import mask_url
 
+# How long a refused first connection is tried again, and how often (see `connect`).
+REFUSED_GRACE = 5.0
+REFUSED_PAUSE = 0.25
+
 
 class BrokerUnavailable(RagmillError):
     """The cluster's Redis cannot be reached."""
@@ -26,8 +31,10 @@ class BrokerUnavailable(RagmillError):
 def connect(redis_url: str, timeout: float = 5.0) -> redis.Redis:
     """A Redis client for `redis_url` that has answered PING, or BrokerUnavailable.
 
-    The first PING is tried once, so a broker that is not there fails at once instead of after
-    a minute of retries; the client returned then rides out a Redis restart (see redis_retry).
+    A broker that is not there fails within seconds instead of after a minute of retries: the
+    first PING is tried once, except that a refused connection is tried again for up to
+    REFUSED_GRACE seconds (a Redis restarting takes about a second, and a run started in that
+    second should not stop). The client returned then rides out a Redis restart (redis_retry).
     """
     probe = redis.Redis.from_url(
         redis_url,
@@ -43,7 +50,7 @@ def connect(redis_url: str, timeout: float = 5.0) -> redis.Redis:
         retry=redis_retry(),
     )
     try:
-        probe.ping()
+        _first_ping(probe)
     except redis.AuthenticationError:
         if urlsplit(redis_url).password is None:
             raise BrokerUnavailable(
@@ -61,6 +68,24 @@ def connect(redis_url: str, timeout: float = 5.0) -> redis.Redis:
     finally:
         probe.close()
     return client
+
+
+def _first_ping(probe: redis.Redis) -> None:
+    """PING once; again every REFUSED_PAUSE seconds while the connection is refused, for up to
+    REFUSED_GRACE seconds. A timeout is not retried: a host that does not answer would wait
+    the socket timeout each time."""
+    deadline = time.monotonic() + REFUSED_GRACE
+    while True:
+        try:
+            probe.ping()
+            return
+        except redis.ConnectionError as exc:
+            refused = isinstance(exc.__cause__ or exc.__context__, ConnectionRefusedError) or (
+                "Connection refused" in str(exc)
+            )
+            if not refused or time.monotonic() + REFUSED_PAUSE > deadline:
+                raise
+            time.sleep(REFUSED_PAUSE)
 
 
 def lost_broker(redis_url: str, run_id: str) -> BrokerUnavailable:

@@ -40,7 +40,11 @@ def main(restarts: int) -> None:
         for _ in range(restarts):
             cluster.outage("redis", 1)
             time.sleep(3)
-        out, _ = process.communicate(timeout=900)
+        out, err = process.communicate(timeout=900)
+        if process.returncode != 0 or not out.strip():
+            raise SystemExit(
+                f"the ingest under restarts exited {process.returncode}: {err[-2000:]}"
+            )
         faulted = json.loads(out)
         print(f"{restarts} restarts: {faulted['seconds']} s, {faulted['chunks_stored']} of "
               f"{faulted['chunks']} chunks, {faulted['resent']} fetch(es) re-sent, exit "
