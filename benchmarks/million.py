@@ -46,7 +46,7 @@ from pipeline.ingest.submission import Plan, Submission
 from pipeline.stack.broker import client_app, connect
 from tasks import resources
 from tasks.ledger import Snapshot
-from tasks.store import ChunkStore
+from tasks.store import ChunkStore, Metadata
 
 COLLECTION = "million"
 _EBOOK_NUMBER = re.compile(rb"(\[[ \t]*e-?(?:book|text)[ \t]*#[ \t]*)(\d+)", re.IGNORECASE)
@@ -153,6 +153,46 @@ def measure_existing(chroma_url: str, collection: str, searches: int) -> dict[st
     return search_times(store, question_vectors(), searches)
 
 
+def write_costs(chroma_url: str, collection: str, rounds: int = 5) -> dict[str, Any]:
+    """With no other writes going: ms to upsert 256 chunks of new text (new ids, random unit
+    vectors, metadata shaped as ragmill's), and ms of the reuse lookup (tasks/reuse.py) for 256
+    hashes of stored texts, each stored once per copy; the two requests an embed batch makes.
+    The upserted chunks are deleted again."""
+    import numpy as np
+
+    from tasks.reuse import HASH_KEY, stored_vectors
+    from tasks.store import chroma_client
+
+    store = ChunkStore.open(chroma_client(chroma_url), collection)
+    sample = store.collection.get(limit=256 * rounds, include=["metadatas"])
+    hashes = [str(m[HASH_KEY]) for m in sample["metadatas"] or [] if m and HASH_KEY in m]
+    dimension = len(store.collection.get(limit=1, include=["embeddings"])["embeddings"][0])
+    rng = np.random.default_rng(0)
+    upserts, lookups = [], []
+    for r in range(rounds):
+        vectors = rng.standard_normal((256, dimension)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        ids = [f"write-cost-{r}-{i}" for i in range(256)]
+        metadatas: list[Metadata] = [
+            {"book_id": f"write-cost-{r}", "title": "t", "author": "a", "language": "en",
+             "source": "bench", "position": i, HASH_KEY: f"write-cost-{r}-{i}"}
+            for i in range(256)]
+        started = time.perf_counter()
+        store.upsert(ids, vectors, [f"new passage {r} {i} " * 40 for i in range(256)], metadatas)
+        upserts.append((time.perf_counter() - started) * 1000)
+        store.delete(ids)
+        page = hashes[r * 256:(r + 1) * 256]
+        started = time.perf_counter()
+        stored_vectors(store.collection, page)
+        lookups.append((time.perf_counter() - started) * 1000)
+    found = {"chunks": store.count(), "upsert_256_ms": round(statistics.median(upserts), 1),
+             "reuse_lookup_256_ms": round(statistics.median(lookups), 1),
+             "copies_of_a_text": len(store.collection.get(
+                 where={HASH_KEY: hashes[0]}, include=[])["ids"]) if hashes else 0}
+    print(json.dumps(found), flush=True)
+    return found
+
+
 def question_vectors() -> Any:
     from tasks.embedding.backend import EmbeddingBackend
 
@@ -223,6 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.searches_only:
         print(json.dumps(measure_existing(args.searches_only, COLLECTION, args.searches)))
+        write_costs(args.searches_only, COLLECTION)
         return
     with tempfile.TemporaryDirectory(prefix="ragmill-million-", dir=args.workdir) as workdir:
         result = run(args, Path(workdir))
