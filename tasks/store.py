@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
+from tasks.embedding.onnx_encoder import normalize
 from tasks.setting_checks import chroma_address
 
 Metadata = dict[str, str | int | float | bool]
@@ -228,8 +229,8 @@ class ChunkStore:
             return None
         if not ids:
             return [[] for _ in vectors]
-        stored = _unit_rows(np.asarray(found["embeddings"], dtype=np.float32))
-        scores = _unit_rows(np.asarray(vectors, dtype=np.float32)) @ stored.T
+        stored = normalize(np.asarray(found["embeddings"], dtype=np.float32))
+        scores = normalize(np.asarray(vectors, dtype=np.float32)) @ stored.T
         best = [np.argsort(-row, kind="stable")[:k] for row in scores]
         wanted = sorted({ids[j] for row in best for j in row})
         shown = self.collection.get(ids=wanted, include=["documents", "metadatas"])
@@ -248,9 +249,3 @@ class ChunkStore:
             for row, row_scores in zip(best, scores, strict=True)
         ]
 
-
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """`matrix` with each row scaled to length 1 (a zero row stays zero), so a dot product is
-    the cosine Chroma's "cosine" space ranks by."""
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms == 0, 1.0, norms)
